@@ -1,0 +1,174 @@
+//! Link → IP → tunnel walk. `decode_frame` never panics and never allocates:
+//! every view checks its length before it reads, and every stop is a named
+//! [`DecodeError`] that the flow table counts.
+
+use std::net::IpAddr;
+
+use crate::linktype::LinkType;
+
+/// Which encapsulation a tunnel uses (the JSON `encap` values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Encap {
+    /// IPv4 in IPv4 (protocol 4): Calico IPIP.
+    Ipip,
+    /// IPv6 in IPv4 (protocol 41).
+    Ip6in4,
+    /// IPv4 in IPv6 (next header 4).
+    Ip4in6,
+    /// IPv6 in IPv6 (next header 41).
+    Ip6in6,
+    Gre,
+    Vxlan,
+    Geneve,
+}
+
+impl Encap {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Encap::Ipip => "ipip",
+            Encap::Ip6in4 => "ip6in4",
+            Encap::Ip4in6 => "ip4in6",
+            Encap::Ip6in6 => "ip6in6",
+            Encap::Gre => "gre",
+            Encap::Vxlan => "vxlan",
+            Encap::Geneve => "geneve",
+        }
+    }
+
+    /// Upper-case label for human output (`IPIP`, `VXLAN`, ...).
+    pub fn label(self) -> &'static str {
+        match self {
+            Encap::Ipip => "IPIP",
+            Encap::Ip6in4 => "6in4",
+            Encap::Ip4in6 => "4in6",
+            Encap::Ip6in6 => "6in6",
+            Encap::Gre => "GRE",
+            Encap::Vxlan => "VXLAN",
+            Encap::Geneve => "Geneve",
+        }
+    }
+}
+
+/// Where an outer IPv4 packet sits in a fragment train.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fragment {
+    /// Not fragmented.
+    Whole,
+    /// Offset 0 with more-fragments set: carries the inner header.
+    First,
+    /// Offset > 0: carries no header; never parsed as one.
+    Later,
+}
+
+/// The layer where decoding stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Layer {
+    Link,
+    OuterIp,
+    Tunnel,
+    InnerLink,
+    InnerIp,
+}
+
+/// Why decoding stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Reason {
+    /// The captured bytes end before the header does (snaplen or damage).
+    Truncated,
+    /// A header field is impossible (bad version, IHL < 5, length < header).
+    Malformed,
+    /// The link type is not one tuntrace decodes.
+    UnsupportedLinkType,
+    /// The tunnel nests deeper than the decoder's bound.
+    DepthLimit,
+}
+
+/// A named stop: layer + reason. Counted, never fatal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DecodeError {
+    pub layer: Layer,
+    pub reason: Reason,
+}
+
+impl DecodeError {
+    pub const fn new(layer: Layer, reason: Reason) -> Self {
+        Self { layer, reason }
+    }
+}
+
+/// The innermost IP pair reached inside a tunnel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Inner {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    /// IP protocol / next header of the innermost packet.
+    pub proto: u8,
+}
+
+/// A tunnel packet: the outermost tunnel and the innermost pair reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tunnel {
+    pub encap: Encap,
+    pub outer_src: IpAddr,
+    pub outer_dst: IpAddr,
+    /// VXLAN/Geneve VNI, or the GRE key.
+    pub vni: Option<u32>,
+    pub fragment: Fragment,
+    /// Outer IP total length from the header (IPv4 total length, IPv6 40 + payload).
+    pub outer_ip_len: u32,
+    /// Don't-fragment bit of an outer IPv4 header.
+    pub outer_df: bool,
+    /// `None` for later fragments and for inner headers the bytes do not hold.
+    pub inner: Option<Inner>,
+    /// Tunnel layers walked (1 = a plain tunnel).
+    pub depth: u8,
+    /// Why the walk stopped short of an inner pair, if it did.
+    pub stop: Option<DecodeError>,
+}
+
+/// A non-tunnel IP packet (kept for audits: unencapsulated pod traffic, ICMP).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Plain {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub proto: u8,
+}
+
+/// What one frame turned out to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Tunnel(Tunnel),
+    /// IP, but not a tunnel.
+    Plain(Plain),
+    /// Not IP at all (ARP, STP, LLDP, ...).
+    NotIp,
+    /// The link layer or the outer IP header could not be read.
+    Undecodable(DecodeError),
+}
+
+/// The decoder's result for one frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decoded {
+    /// LINUX_SLL2 carries the capturing interface's index in every packet.
+    pub sll2_ifindex: Option<u32>,
+    pub kind: Kind,
+}
+
+/// Decoder settings: which UDP ports mean VXLAN/Geneve, how deep to walk.
+#[derive(Debug, Clone)]
+pub struct DecodeConfig {
+    pub vxlan_ports: Vec<u16>,
+    pub geneve_ports: Vec<u16>,
+    /// Tunnel layers walked at most before stopping with `DepthLimit`.
+    pub max_depth: u8,
+}
+
+impl Default for DecodeConfig {
+    fn default() -> Self {
+        Self {
+            vxlan_ports: vec![4789, 8472],
+            geneve_ports: vec![6081],
+            max_depth: 8,
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! tuntrace: which wire does my overlay really use?
+//!
+//! Data flow, one module per stage:
+//! `sources` (capture files, live NICs) → `decode` (link → IP → tunnel walk)
+//! → `flows` (bounded per-interface tunnel table) → `report` (the serde model)
+//! → `render` (table / json / jsonl).
+//! `write` produces pcap/pcapng files, `synth` builds tunnel frames for tests,
+//! benchmarks and the lab.
+
+pub mod decode;
+pub mod exit;
+pub mod flows;
+pub mod iface;
+pub mod linktype;
+pub mod render;
+pub mod report;
+pub mod sources;
+pub mod synth;
+pub mod timefmt;
+pub mod write;
