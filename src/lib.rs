@@ -7,11 +7,15 @@
 //! `write` produces pcap/pcapng files, `synth` builds tunnel frames for tests,
 //! benchmarks and the lab.
 
+pub mod calico;
+pub mod cli;
+pub mod cmd;
 pub mod decode;
 pub mod exit;
 pub mod flows;
 pub mod iface;
 pub mod linktype;
+pub mod pipeline;
 pub mod render;
 pub mod report;
 pub mod sources;

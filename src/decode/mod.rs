@@ -2,9 +2,45 @@
 //! every view checks its length before it reads, and every stop is a named
 //! [`DecodeError`] that the flow table counts.
 
+pub mod geneve;
+pub mod gre;
+pub mod ipv4;
+pub mod ipv6;
+pub mod link;
+pub mod vxlan;
+mod walk;
+
+#[cfg(test)]
+mod tests_real;
+
 use std::net::IpAddr;
 
 use crate::linktype::LinkType;
+
+pub use geneve::Packet as GenevePacket;
+pub use gre::Packet as GrePacket;
+pub use ipv4::Packet as Ipv4Packet;
+pub use ipv6::Packet as Ipv6Packet;
+pub use link::Network;
+pub use vxlan::Packet as VxlanPacket;
+
+/// Decodes one captured frame: link layer, outer IP, then the tunnel walk.
+///
+/// Never panics and never allocates, whatever the bytes; a frame the link
+/// layer or outer IP header cannot carry is `Kind::Undecodable`.
+#[inline]
+pub fn decode_frame(data: &[u8], linktype: LinkType, cfg: &DecodeConfig) -> Decoded {
+    match link::parse(data, linktype) {
+        Ok(link) => Decoded {
+            sll2_ifindex: link.ifindex,
+            kind: walk::walk(link.network, cfg),
+        },
+        Err(err) => Decoded {
+            sll2_ifindex: None,
+            kind: Kind::Undecodable(err),
+        },
+    }
+}
 
 /// Which encapsulation a tunnel uses (the JSON `encap` values).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -171,4 +207,16 @@ impl Default for DecodeConfig {
             max_depth: 8,
         }
     }
+}
+
+/// Big-endian u16 at `at`; callers have checked the length.
+#[inline(always)]
+pub(crate) fn be16(buf: &[u8], at: usize) -> u16 {
+    u16::from_be_bytes([buf[at], buf[at + 1]])
+}
+
+/// Big-endian u32 at `at`; callers have checked the length.
+#[inline(always)]
+pub(crate) fn be32(buf: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes([buf[at], buf[at + 1], buf[at + 2], buf[at + 3]])
 }

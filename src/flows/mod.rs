@@ -1,1 +1,7 @@
-//! stub
+//! Aggregation: interface → tunnel → inner pair counters, bounded in memory.
+
+pub mod key;
+pub mod table;
+
+pub use key::{PairKey, TunnelKey};
+pub use table::{Counts, FlowTable, Limits, TunnelStats};

@@ -1,1 +1,9 @@
-//! stub
+//! The report: the only input of renderers and audits. Its JSON keys are a
+//! contract (see README): `packets`, `links[].interface`, `links[].tunnels[]`
+//! with `encap`, `outer_src`, `outer_dst`, `vni`, counts and `inner[]`.
+
+pub mod build;
+pub mod model;
+
+pub use build::build_report;
+pub use model::*;

@@ -3,6 +3,8 @@
 //! per packet.
 
 pub mod file;
+pub mod ifaces;
+pub mod live;
 
 use crate::iface::IfaceId;
 use crate::linktype::LinkType;

@@ -1,0 +1,22 @@
+//! Calico node-IP autodetection (`IP_AUTODETECTION_METHOD`) and Calico's
+//! tunnel routes, for `tuntrace autodetect` and `tuntrace routes`.
+//!
+//! * [`autodetect`]: the pure part, method parsing and evaluation over a
+//!   host given as data, following `shared/docs/calico-autodetection.md`.
+//! * [`host`]: the real host read over rtnetlink, and the UDP-connect route
+//!   lookup behind `can-reach=`.
+//! * [`routes`]: tunnel routes (`tunl0`, `vxlan.calico`) and the kernel's
+//!   path to each peer.
+//! * [`regex_list`]: Calico's list splitting and Go-regex handling.
+
+pub mod autodetect;
+pub mod host;
+pub mod regex_list;
+pub mod routes;
+
+pub use autodetect::{
+    detect, evaluate, likely_methods, parse_method, Failure, Family, Host, HostIface, Method,
+    MethodError, Pick, Resolver,
+};
+pub use host::{read_host, SystemResolver};
+pub use routes::{route_get, tunnel_routes, PeerPath, TunnelRoute};

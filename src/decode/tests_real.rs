@@ -1,0 +1,824 @@
+//! The decoder against real public captures (`/work/shared/captures-public`,
+//! facts from its MANIFEST.md, checked with tshark). Skipped with a message
+//! when the folder is absent.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use super::{
+    decode_frame, DecodeConfig, DecodeError, Decoded, Encap, Fragment, Inner, Kind, Layer, Plain,
+    Reason, Tunnel,
+};
+use crate::linktype::LinkType;
+
+const DIR: &str = "/work/shared/captures-public";
+
+/// Classic pcap only (either byte order, µs or ns): a stand-in until the
+/// crate's reader lands. Returns the link type and every record's bytes.
+fn read_pcap(path: &Path) -> (LinkType, Vec<Vec<u8>>) {
+    let data = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let magic = [data[0], data[1], data[2], data[3]];
+    let big = match magic {
+        [0xa1, 0xb2, 0xc3, 0xd4] | [0xa1, 0xb2, 0x3c, 0x4d] => true,
+        [0xd4, 0xc3, 0xb2, 0xa1] | [0x4d, 0x3c, 0xb2, 0xa1] => false,
+        _ => panic!("{}: not a classic pcap", path.display()),
+    };
+    let u32_at = |at: usize| {
+        let b = [data[at], data[at + 1], data[at + 2], data[at + 3]];
+        if big {
+            u32::from_be_bytes(b)
+        } else {
+            u32::from_le_bytes(b)
+        }
+    };
+    // The top bits of the link-type word carry FCS information.
+    let linktype = LinkType(u32_at(20) & 0x0fff_ffff);
+    let mut frames = Vec::new();
+    let mut off = 24;
+    while off + 16 <= data.len() {
+        let caplen = u32_at(off + 8) as usize;
+        off += 16;
+        let end = (off + caplen).min(data.len());
+        frames.push(data[off..end].to_vec());
+        off = end;
+    }
+    (linktype, frames)
+}
+
+/// Decodes every frame of a capture; `None` (after a message) when the
+/// captures folder is missing.
+fn decode_file(name: &str) -> Option<Vec<Decoded>> {
+    decode_file_with(name, &DecodeConfig::default())
+}
+
+fn decode_file_with(name: &str, cfg: &DecodeConfig) -> Option<Vec<Decoded>> {
+    let (lt, frames) = frames(name)?;
+    Some(frames.iter().map(|f| decode_frame(f, lt, cfg)).collect())
+}
+
+fn frames(name: &str) -> Option<(LinkType, Vec<Vec<u8>>)> {
+    let path = PathBuf::from(DIR).join(name);
+    if !path.exists() {
+        eprintln!("skipping: {} not found", path.display());
+        return None;
+    }
+    Some(read_pcap(&path))
+}
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+fn tunnel(d: &Decoded) -> Tunnel {
+    match d.kind {
+        Kind::Tunnel(t) => t,
+        other => panic!("not a tunnel: {other:?}"),
+    }
+}
+
+fn all_tunnels(ds: &[Decoded]) -> Vec<Tunnel> {
+    ds.iter().map(tunnel).collect()
+}
+
+fn some_inner(src: &str, dst: &str, proto: u8) -> Option<Inner> {
+    Some(Inner {
+        src: ip(src),
+        dst: ip(dst),
+        proto,
+    })
+}
+
+fn outer(t: &Tunnel) -> (IpAddr, IpAddr) {
+    (t.outer_src, t.outer_dst)
+}
+
+fn count<T>(items: &[T], f: impl Fn(&T) -> bool) -> usize {
+    items.iter().filter(|x| f(x)).count()
+}
+
+fn inner_proto(t: &Tunnel) -> Option<u8> {
+    t.inner.map(|i| i.proto)
+}
+
+// ---- IPIP (IPv4 protocol 4) ----
+
+#[test]
+fn zeek_4in4() {
+    let Some(ds) = decode_file("zeek-4in4.pcap") else {
+        return;
+    };
+    let t = all_tunnels(&ds);
+    assert_eq!(t.len(), 1);
+    assert_eq!(
+        (t[0].encap, outer(&t[0])),
+        (Encap::Ipip, (ip("1.2.3.4"), ip("5.6.7.8")))
+    );
+    assert_eq!(t[0].inner, some_inner("10.0.0.1", "10.0.0.2", 17));
+    assert_eq!(
+        (t[0].depth, t[0].stop, t[0].vni, t[0].outer_ip_len),
+        (1, None, None, 52)
+    );
+}
+
+#[test]
+fn suricata_4571_ipv4_over_ipv4() {
+    let Some(ds) = decode_file("suricata-verify-bug-4571-01-ipv4_over_ipv4.pcap") else {
+        return;
+    };
+    let t = tunnel(&ds[0]);
+    assert_eq!(
+        (t.encap, outer(&t)),
+        (Encap::Ipip, (ip("10.1.0.1"), ip("10.1.0.2")))
+    );
+    assert_eq!(t.inner, some_inner("10.1.0.3", "10.1.0.4", 6));
+}
+
+#[test]
+fn suricata_7725_ip_in_ip() {
+    let Some(ds) = decode_file("suricata-verify-bug-7725-01-ip_in_ip.pcap") else {
+        return;
+    };
+    let t = all_tunnels(&ds);
+    assert_eq!(t.len(), 6);
+    let (a, b) = (ip("10.0.0.94"), ip("10.1.0.237"));
+    assert_eq!(count(&t, |t| outer(t) == (a, b)), 3);
+    assert_eq!(count(&t, |t| outer(t) == (b, a)), 3);
+    for t in &t {
+        assert_eq!(t.encap, Encap::Ipip);
+        assert!(t.outer_df);
+        let want = if t.outer_src == a {
+            some_inner("192.168.0.94", "192.168.0.237", 1)
+        } else {
+            some_inner("192.168.0.237", "192.168.0.94", 1)
+        };
+        assert_eq!(t.inner, want);
+    }
+}
+
+#[test]
+fn ndpi_4in4_under_two_vlan_tags() {
+    let Some(ds) = decode_file("ndpi-4in4tunnel.pcap") else {
+        return;
+    };
+    let t = all_tunnels(&ds);
+    assert_eq!(t.len(), 5);
+    for t in &t {
+        assert_eq!(
+            (t.encap, outer(t)),
+            (Encap::Ipip, (ip("69.67.35.146"), ip("41.202.46.110")))
+        );
+        assert_eq!(t.inner, some_inner("10.10.100.25", "10.10.101.2", 17));
+    }
+}
+
+#[test]
+fn deepflow_ipip_under_vlan() {
+    let Some(ds) = decode_file("deepflow-ipip.pcap") else {
+        return;
+    };
+    let t = all_tunnels(&ds);
+    let pairs = [
+        (("10.162.42.93", "10.162.33.164"), 1),
+        (("10.162.33.164", "10.162.42.93"), 1),
+        (("10.162.33.164", "10.162.42.85"), 2),
+        (("10.162.12.112", "10.162.45.139"), 1),
+    ];
+    for ((s, d), n) in pairs {
+        assert_eq!(count(&t, |t| outer(t) == (ip(s), ip(d))), n, "{s} -> {d}");
+    }
+    assert!(t.iter().all(|t| t.encap == Encap::Ipip && t.stop.is_none()));
+    let icmp: Vec<_> = t.iter().filter(|t| inner_proto(t) == Some(1)).collect();
+    assert_eq!(icmp.len(), 1);
+    assert_eq!(
+        icmp[0].inner,
+        some_inner("10.162.12.112", "117.169.70.33", 1)
+    );
+    assert_eq!(
+        count(&t, |t| t.inner
+            == some_inner("61.144.252.235", "183.9.205.187", 6)),
+        2
+    );
+}
+
+// ---- 4in6 ----
+
+#[test]
+fn zeek_4in6() {
+    let Some(ds) = decode_file("zeek-4in6.pcap") else {
+        return;
+    };
+    let t = tunnel(&ds[0]);
+    assert_eq!(t.encap, Encap::Ip4in6);
+    assert_eq!(
+        outer(&t),
+        (ip("2002:4637:d5d3::4637:d5d3"), ip("2001:4860:0:2001::68"))
+    );
+    assert_eq!(t.inner, some_inner("70.55.213.211", "192.88.99.1", 6));
+    assert!(!t.outer_df);
+}
+
+#[test]
+fn ndpi_4in6() {
+    let Some(ds) = decode_file("ndpi-4in6tunnel.pcap") else {
+        return;
+    };
+    let t = all_tunnels(&ds);
+    assert_eq!(t.len(), 4);
+    for t in &t {
+        assert_eq!(t.encap, Encap::Ip4in6);
+        let i = t.inner.unwrap();
+        let pair = [i.src, i.dst];
+        assert!(pair.contains(&ip("192.168.0.1")) && pair.contains(&ip("10.10.10.1")));
+    }
+}
+
+#[test]
+fn suricata_7964_wrong_inner_version() {
+    let Some(ds) = decode_file("suricata-verify-bug-7964-01-wrong-version-ipv4-ipv6.pcap") else {
+        return;
+    };
+    let t = tunnel(&ds[0]);
+    assert_eq!(t.encap, Encap::Ip4in6);
+    assert_eq!(t.inner, None);
+    assert_eq!(
+        t.stop,
+        Some(DecodeError::new(Layer::InnerIp, Reason::Malformed))
+    );
+}
+
+#[test]
+fn netronome_bulk_4in6() {
+    let Some(ds) = decode_file("netronome-traffic_IPIP.pcap") else {
+        return;
+    };
+    let t = all_tunnels(&ds);
+    assert_eq!(t.len(), 20000);
+    let a = ip("fe80::7e7e:7eff:fe7e:7e7f");
+    let b = ip("3555:5555:6666:6666:7777:7777:8888:888d");
+    let ab = count(&t, |t| outer(t) == (a, b));
+    let ba = count(&t, |t| outer(t) == (b, a));
+    assert_eq!((ab + ba, ab.min(ba), ab.max(ba)), (20000, 9985, 10015));
+    for t in &t {
+        assert_eq!(
+            (t.encap, t.stop, inner_proto(t)),
+            (Encap::Ip4in6, None, Some(6))
+        );
+        assert!(matches!(t.inner.unwrap().src, IpAddr::V4(v) if v.octets()[0] == 10));
+    }
+}
+
+#[test]
+fn arkime_ipv6_ipv4_gre_ppp_ipv4() {
+    let Some(ds) = decode_file("arkime-6-4-gre-ppp-udp-4-dns.pcap") else {
+        return;
+    };
+    let t = all_tunnels(&ds);
+    assert_eq!(t.len(), 2);
+    assert_eq!(
+        outer(&t[0]),
+        (
+            ip("2402:f000:1:8e01::5555"),
+            ip("2607:fcd0:100:2300::b108:2a6b")
+        )
+    );
+    for t in &t {
+        // The outermost tunnel is the 4in6 one: no VNI even though GRE follows.
+        assert_eq!(
+            (t.encap, t.depth, t.vni, t.stop),
+            (Encap::Ip4in6, 2, None, None)
+        );
+        let i = t.inner.unwrap();
+        assert_eq!(i.proto, 17);
+        assert!(
+            [i.src, i.dst].contains(&ip("8.8.8.8")) && [i.src, i.dst].contains(&ip("172.16.44.3"))
+        );
+    }
+}
+
+#[test]
+fn zeek_mpls_6in6_6in6_4in6_invalid_version() {
+    let Some(ds) = decode_file("zeek-mpls-6in6-6in6-4in6-invalid-version-4.pcap") else {
+        return;
+    };
+    let t = tunnel(&ds[0]);
+    assert_eq!((t.encap, t.depth), (Encap::Ip6in6, 2));
+    assert_eq!(
+        t.stop,
+        Some(DecodeError::new(Layer::InnerIp, Reason::Malformed))
+    );
+    // The innermost pair reached is the second IPv6 header; no IPv4 pair.
+    let i = t.inner.unwrap();
+    assert!(i.src.is_ipv6() && i.dst.is_ipv6());
+    assert_eq!(i.proto, 4);
+}
+
+// ---- 6in4, 6in6 ----
+
+#[test]
+fn zeek_ping6_in_ipv4() {
+    let Some(ds) = decode_file("zeek-ping6-in-ipv4.pcap") else {
+        return;
+    };
+    let t = all_tunnels(&ds);
+    assert_eq!(t.len(), 10);
+    for t in &t {
+        assert_eq!(t.encap, Encap::Ip6in4);
+        let (want_outer, want_inner) = if t.outer_src == ip("10.0.0.1") {
+            (
+                (ip("10.0.0.1"), ip("10.0.0.2")),
+                some_inner("2001:db8:0:1::1", "2001:db8:0:1::2", 58),
+            )
+        } else {
+            (
+                (ip("10.0.0.2"), ip("10.0.0.1")),
+                some_inner("2001:db8:0:1::2", "2001:db8:0:1::1", 58),
+            )
+        };
+        assert_eq!((outer(t), t.inner), (want_outer, want_inner));
+    }
+}
+
+#[test]
+fn ndpi_6in4_with_icmpv6_errors_inside() {
+    let Some(ds) = decode_file("ndpi-6in4tunnel.pcap") else {
+        return;
+    };
+    let t = all_tunnels(&ds);
+    assert_eq!(t.len(), 127);
+    let (a, b) = (ip("174.3.73.24"), ip("184.105.255.26"));
+    assert!(t.iter().all(|t| outer(t) == (a, b) || outer(t) == (b, a)));
+    assert!(t
+        .iter()
+        .all(|t| t.encap == Encap::Ip6in4 && t.stop.is_none()));
+    assert_eq!(count(&t, |t| inner_proto(t) == Some(6)), 75);
+    assert_eq!(count(&t, |t| inner_proto(t) == Some(58)), 48);
+    assert_eq!(count(&t, |t| inner_proto(t) == Some(17)), 4);
+}
+
+#[test]
+fn zeek_6in6in6() {
+    let Some(ds) = decode_file("zeek-6in6in6.pcap") else {
+        return;
+    };
+    let t = tunnel(&ds[0]);
+    assert_eq!((t.encap, t.depth, t.stop), (Encap::Ip6in6, 2, None));
+    assert_eq!(outer(&t), (ip("feed::beef"), ip("feed::cafe")));
+    assert_eq!(t.inner, some_inner("dead::beef", "cafe::babe", 17));
+}
+
+#[test]
+fn tcpdump_icmpv6_quoting_6in6_is_plain() {
+    let Some(ds) = decode_file("tcpdump-icmpv6-rfc7112.pcap") else {
+        return;
+    };
+    assert!(matches!(ds[0].kind, Kind::Plain(Plain { proto: 58, .. })));
+}
+
+// ---- GRE / ERSPAN ----
+
+#[test]
+fn tcpdump_various_gre_cisco_metadata() {
+    let Some(ds) = decode_file("tcpdump-various_gre.pcap") else {
+        return;
+    };
+    assert_eq!(ds.len(), 100);
+    let t: Vec<Tunnel> = ds
+        .iter()
+        .filter_map(|d| match d.kind {
+            Kind::Tunnel(t) => Some(t),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(t.len(), 30);
+    assert_eq!(
+        count(&ds, |d| d.kind == Kind::NotIp),
+        70,
+        "STP 63, loopback 5, CDP, DTP"
+    );
+    assert!(t
+        .iter()
+        .all(|t| t.encap == Encap::Gre && t.vni == Some(0x28) && t.stop.is_none()));
+    assert_eq!(count(&t, |t| inner_proto(t) == Some(1)), 10);
+    assert_eq!(count(&t, |t| inner_proto(t) == Some(103)), 2, "PIM");
+    assert_eq!(
+        count(&t, |t| t.depth == 2 && inner_proto(t) == Some(47)),
+        8,
+        "GRE in GRE"
+    );
+    assert_eq!(count(&t, |t| t.inner.is_none()), 10, "keepalives 8 + CDP 2");
+}
+
+#[test]
+fn zeek_gre_sample() {
+    let Some(ds) = decode_file("zeek-gre-sample.pcap") else {
+        return;
+    };
+    let t = all_tunnels(&ds);
+    assert_eq!(t.len(), 40);
+    let (a, b) = (ip("172.27.1.66"), ip("66.59.109.137"));
+    assert!(t.iter().all(|t| outer(t) == (a, b) || outer(t) == (b, a)));
+    assert!(t
+        .iter()
+        .all(|t| (t.encap, t.vni, t.stop, t.depth) == (Encap::Gre, None, None, 1)));
+    assert_eq!(count(&t, |t| inner_proto(t) == Some(6)), 22);
+    assert_eq!(count(&t, |t| inner_proto(t) == Some(1)), 10);
+    assert_eq!(count(&t, |t| inner_proto(t) == Some(17)), 8);
+}
+
+#[test]
+fn suricata_8550_fragmented_gre() {
+    let Some(ds) = decode_file("suricata-verify-security-8550-input.pcap") else {
+        return;
+    };
+    let t = all_tunnels(&ds);
+    assert_eq!(t.len(), 2);
+    for t in &t {
+        assert_eq!(
+            (t.encap, outer(t)),
+            (Encap::Gre, (ip("10.85.50.1"), ip("10.85.50.2")))
+        );
+        assert_eq!(t.inner, None);
+    }
+    // First fragment: 4 GRE bytes and 12 of the 20 inner header bytes.
+    assert_eq!(t[0].fragment, Fragment::First);
+    assert_eq!(
+        t[0].stop,
+        Some(DecodeError::new(Layer::InnerIp, Reason::Truncated))
+    );
+    assert_eq!((t[1].fragment, t[1].stop), (Fragment::Later, None));
+}
+
+#[test]
+fn arkime_gre_erspan_vxlan() {
+    // GRE -> ERSPAN II -> Ethernet -> IPv4 -> UDP 4789 -> 4790 (VXLAN-GPE
+    // shaped). The default ports match destinations only, so the walk stops
+    // at the UDP pair; with 4790 configured it reaches the innermost TCP.
+    let Some(ds) = decode_file("arkime-gre-erspan-vxlan.pcap") else {
+        return;
+    };
+    let t = all_tunnels(&ds);
+    assert_eq!(t.len(), 7);
+    for t in &t {
+        assert_eq!(
+            (t.encap, outer(t)),
+            (Encap::Gre, (ip("100.20.9.2"), ip("100.20.9.1")))
+        );
+        assert_eq!(
+            (t.depth, t.inner),
+            (1, some_inner("172.16.27.131", "172.16.27.121", 17))
+        );
+    }
+    let cfg = DecodeConfig {
+        vxlan_ports: vec![4789, 4790],
+        ..DecodeConfig::default()
+    };
+    let ds = decode_file_with("arkime-gre-erspan-vxlan.pcap", &cfg).unwrap();
+    for t in all_tunnels(&ds) {
+        assert_eq!((t.depth, t.stop), (2, None));
+        let i = t.inner.unwrap();
+        assert_eq!(i.proto, 6);
+        assert!(
+            [i.src, i.dst].contains(&ip("10.16.27.12"))
+                && [i.src, i.dst].contains(&ip("10.16.27.131"))
+        );
+    }
+}
+
+#[test]
+fn tcpdump_erspan_iii_fuzzed_raw_ipv6() {
+    let Some(ds) = decode_file("tcpdump-erspan-type-iii-pb-1.pcap") else {
+        return;
+    };
+    let t = tunnel(&ds[0]);
+    // Reached through a destination-options header; the capture ends inside ERSPAN.
+    assert_eq!((t.encap, t.inner), (Encap::Gre, None));
+    assert_eq!(
+        t.stop,
+        Some(DecodeError::new(Layer::Tunnel, Reason::Truncated))
+    );
+}
+
+#[test]
+fn tcpdump_isis_over_gre_on_sll() {
+    let Some(ds) = decode_file("tcpdump-isis-infinite-loop.pcap") else {
+        return;
+    };
+    let t = all_tunnels(&ds);
+    assert_eq!(t.len(), 5);
+    for t in &t {
+        assert_eq!(
+            (t.encap, t.outer_dst, t.inner, t.stop),
+            (Encap::Gre, ip("192.168.1.1"), None, None)
+        );
+    }
+}
+
+#[test]
+fn tcpdump_pptp_big_endian() {
+    let Some(ds) = decode_file("tcpdump-pptp.pcap") else {
+        return;
+    };
+    assert_eq!(ds.len(), 23);
+    assert_eq!(
+        count(&ds, |d| matches!(
+            d.kind,
+            Kind::Plain(Plain { proto: 6, .. })
+        )),
+        22
+    );
+    let t: Vec<Tunnel> = ds
+        .iter()
+        .filter_map(|d| match d.kind {
+            Kind::Tunnel(t) => Some(t),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(t.len(), 1);
+    assert_eq!(
+        (t[0].encap, outer(&t[0])),
+        (Encap::Gre, (ip("10.1.1.11"), ip("10.1.1.10")))
+    );
+    // PPP LCP: nothing IP inside.
+    assert_eq!((t[0].inner, t[0].stop), (None, None));
+}
+
+// ---- VXLAN ----
+
+fn check_tcpdump_vxlan(name: &str) {
+    let Some(ds) = decode_file(name) else { return };
+    let t = all_tunnels(&ds);
+    assert_eq!(t.len(), 10);
+    let (a, b) = (ip("192.168.202.1"), ip("192.168.203.1"));
+    for t in &t {
+        assert!(outer(t) == (a, b) || outer(t) == (b, a));
+        assert_eq!((t.encap, t.vni, t.stop), (Encap::Vxlan, Some(100), None));
+    }
+    let icmp = count(&t, |t| {
+        let Some(i) = t.inner else { return false };
+        let pair = [i.src, i.dst];
+        i.proto == 1 && pair.contains(&ip("192.168.203.3")) && pair.contains(&ip("192.168.203.5"))
+    });
+    assert_eq!(icmp, 8);
+    assert_eq!(count(&t, |t| t.inner.is_none()), 2, "ARP inside");
+}
+
+#[test]
+fn tcpdump_vxlan_4789() {
+    check_tcpdump_vxlan("tcpdump-vxlan.pcap");
+}
+
+#[test]
+fn tcpdump_vxlan_8472() {
+    check_tcpdump_vxlan("tcpdump-vxlan_port_8472.pcap");
+}
+
+#[test]
+fn zeek_vxlan_triple() {
+    let Some(ds) = decode_file("zeek-vxlan-triple-v2.pcap") else {
+        return;
+    };
+    let t = tunnel(&ds[0]);
+    assert_eq!((t.encap, t.depth, t.stop), (Encap::Vxlan, 3, None));
+    assert_eq!(outer(&t), (ip("1.1.1.1"), ip("1.1.1.9")));
+    assert_eq!(t.inner, some_inner("4.4.4.4", "4.4.4.9", 17));
+}
+
+#[test]
+fn tcpdump_gso_vxlan_ipv6() {
+    let Some(ds) = decode_file("tcpdump-gso-ipv4-vxlan-ipv6.pcap") else {
+        return;
+    };
+    let t = tunnel(&ds[0]);
+    assert_eq!((t.encap, t.vni), (Encap::Vxlan, Some(5001)));
+    assert_eq!(outer(&t), (ip("10.25.132.11"), ip("10.25.132.13")));
+    assert_eq!(t.inner, some_inner("fd00::2", "fd00::1", 6));
+}
+
+#[test]
+fn deepflow_ipv6_outer_vxlan_truncated() {
+    let Some(ds) = decode_file("deepflow-ip6-vxlan.pcap") else {
+        return;
+    };
+    let t = tunnel(&ds[0]);
+    assert_eq!(t.encap, Encap::Vxlan);
+    assert_eq!(
+        outer(&t),
+        (
+            ip("2409:8086:8911:1901::23f"),
+            ip("2409:8086:8911:1901::23d")
+        )
+    );
+    assert_eq!(
+        t.inner,
+        some_inner("2409:8086:8911:3123::7e3", "2409:8086:8911:3123::7d1", 6)
+    );
+    assert_eq!(t.stop, None);
+}
+
+// ---- Geneve ----
+
+#[test]
+fn tcpdump_geneve() {
+    let Some(ds) = decode_file("tcpdump-geneve.pcap") else {
+        return;
+    };
+    let t = all_tunnels(&ds);
+    assert_eq!(t.len(), 39);
+    for t in &t {
+        assert_eq!(t.encap, Encap::Geneve);
+        let want_vni = if t.outer_src == ip("20.0.0.1") {
+            0xa
+        } else {
+            0xb
+        };
+        assert_eq!(t.vni, Some(want_vni));
+        assert!(
+            outer(t) == (ip("20.0.0.1"), ip("20.0.0.2"))
+                || outer(t) == (ip("20.0.0.2"), ip("20.0.0.1"))
+        );
+    }
+    assert_eq!(count(&t, |t| inner_proto(t) == Some(6)), 33);
+    assert_eq!(count(&t, |t| inner_proto(t) == Some(1)), 6);
+}
+
+#[test]
+fn zeek_geneve_ipv6_payload() {
+    let Some(ds) = decode_file("zeek-geneve-ipv6.pcap") else {
+        return;
+    };
+    let t = all_tunnels(&ds);
+    assert_eq!(t.len(), 2);
+    for t in &t {
+        assert_eq!((t.encap, t.vni), (Encap::Geneve, Some(0x123456)));
+        assert_eq!(outer(t), (ip("10.0.0.1"), ip("10.0.0.2")));
+        let i = t.inner.unwrap();
+        assert!([i.src, i.dst].contains(&ip("fd00::1")) && [i.src, i.dst].contains(&ip("fd00::2")));
+    }
+}
+
+#[test]
+fn zeek_geneve_vxlan_truncated() {
+    let Some(ds) = decode_file("zeek-geneve-vxlan-dns-truncated.pcap") else {
+        return;
+    };
+    let t = all_tunnels(&ds);
+    assert_eq!(t.len(), 2);
+    for t in &t {
+        assert_eq!((t.encap, t.depth, t.stop), (Encap::Geneve, 2, None));
+        let i = t.inner.unwrap();
+        assert!(
+            [i.src, i.dst].contains(&ip("172.16.11.201"))
+                && [i.src, i.dst].contains(&ip("1.1.1.1"))
+        );
+    }
+}
+
+// ---- link layers without tunnels ----
+
+#[test]
+fn link_layer_files() {
+    if let Some(ds) = decode_file("tcpdump-802.1ad_QinQ.pcap") {
+        assert!(ds.iter().all(|d| d.kind == Kind::NotIp));
+    }
+    if let Some(ds) = decode_file("zeek-linux_dlt_sll2.pcap") {
+        assert!(ds.iter().all(|d| d.sll2_ifindex.is_some()));
+        assert_eq!(
+            count(&ds, |d| matches!(
+                d.kind,
+                Kind::Plain(Plain { proto: 1, .. })
+            )),
+            2
+        );
+        assert_eq!(
+            count(&ds, |d| matches!(
+                d.kind,
+                Kind::Plain(Plain { proto: 58, .. })
+            )),
+            2
+        );
+        assert_eq!(count(&ds, |d| d.kind == Kind::NotIp), 2);
+    }
+    if let Some(ds) = decode_file("tcpdump-tcp-handshake-nano.pcap") {
+        assert_eq!(ds.len(), 3);
+        assert!(ds
+            .iter()
+            .all(|d| matches!(d.kind, Kind::Plain(Plain { proto: 6, .. }))));
+    }
+    for name in [
+        "tcpdump-LINKTYPE_RAW_ipv4.pcap",
+        "tcpdump-LINKTYPE_IPV4.pcap",
+        "tcpdump-LINKTYPE_IPV6.pcap",
+    ] {
+        if let Some(ds) = decode_file(name) {
+            assert!(
+                matches!(ds[0].kind, Kind::Plain(Plain { proto: 17, .. })),
+                "{name}"
+            );
+        }
+    }
+}
+
+/// Every prefix of (a sample of) every real frame, under every link type:
+/// never a panic, and the invariants hold.
+#[test]
+fn every_truncation_of_real_frames() {
+    let Ok(rd) = std::fs::read_dir(DIR) else {
+        eprintln!("skipping: {DIR} not found");
+        return;
+    };
+    let cfg = DecodeConfig::default();
+    let lts = [0, 1, 12, 14, 101, 108, 113, 228, 229, 276].map(LinkType);
+    for entry in rd.filter_map(Result::ok) {
+        let name = entry.file_name().into_string().unwrap();
+        let head = std::fs::read(entry.path()).unwrap_or_default();
+        if !name.ends_with(".pcap") || head.starts_with(&[0x0a, 0x0d, 0x0d, 0x0a]) {
+            continue;
+        }
+        let (_, fs) = frames(&name).unwrap();
+        for f in fs.iter().take(40) {
+            for cut in 0..=f.len().min(600) {
+                for lt in lts {
+                    let d = decode_frame(&f[..cut], lt, &cfg);
+                    if let Kind::Tunnel(t) = d.kind {
+                        assert!((1..=cfg.max_depth).contains(&t.depth));
+                    }
+                }
+            }
+        }
+    }
+}
+
+// ---- frames from the pcapng captures, embedded as bytes ----
+
+fn hex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+fn eth(bytes: &str) -> Kind {
+    decode_frame(&hex(bytes), LinkType::ETHERNET, &DecodeConfig::default()).kind
+}
+
+#[test]
+fn pcapplusplus_gre_packets() {
+    // Frame 3: GRE (checksum) -> IPv4 -> GRE keepalive.
+    let Kind::Tunnel(t) = eth("00010100000200010100000108004500003400010000402f7c987f0000017f0000018000080077ff000045000018b6fd0000402fc5b77f0000017f00000100000000") else {
+        panic!()
+    };
+    assert_eq!(
+        (t.depth, t.inner),
+        (2, some_inner("127.0.0.1", "127.0.0.1", 47))
+    );
+    // Frame 5: GRE -> IPv4 -> GRE -> IPv4 RIP.
+    let Kind::Tunnel(t) = eth("000ffedd2242001bd5ff54d90800450000645f020000f42fed54566aa49648cd36460000080045c0004c59920000fe2f36190a0a0d020a0a0b020000080045c00034000000000211d1eb03030302e000000902080208002052e10202000000020000c0a80100ffffff000000000000000001") else {
+        panic!()
+    };
+    assert_eq!(outer(&t), (ip("86.106.164.150"), ip("72.205.54.70")));
+    assert_eq!(
+        (t.depth, t.inner),
+        (2, some_inner("3.3.3.2", "224.0.0.9", 17))
+    );
+    // Frame 6: 802.1Q -> IPv6 -> IPv4 -> GRE v1 -> PPP -> IPv4 DNS.
+    let Kind::Tunnel(t) = eth("0c010000613d001906e682c48100006486dd6000000000d204392607fcd00100230000000000b1082a6b2402f00000018e010000000000005555450000d286d74000402f3b8fc034a69a100000c83001880b00b2001100083ab8ff030021450000ae0306000032119d1608080808ac102c0300359f40009abbdaa62c81830001000000010000") else {
+        panic!()
+    };
+    assert_eq!((t.encap, t.depth), (Encap::Ip4in6, 2));
+    assert_eq!(t.inner, some_inner("8.8.8.8", "172.16.44.3", 17));
+    // Frame 7: keyed GRE, transparent Ethernet bridging.
+    let Kind::Tunnel(t) = eth("00aef352aad100021537a24408004500005200010000402f70730102030404030201200065580000fde800010203040500012345567808004500002800010000400666c70a0000040a00000504d0005000000000000000005002200076ba0000") else {
+        panic!()
+    };
+    assert_eq!((t.encap, t.vni), (Encap::Gre, Some(0xfde8)));
+    assert_eq!(t.inner, some_inner("10.0.0.4", "10.0.0.5", 6));
+}
+
+#[test]
+fn zeek_geneve_truncated_before_inner_ethernet() {
+    let Kind::Tunnel(t) = eth("001b213cac30001b213cab6408004500002cc473400040114e4b1400000114000002c6d517c1001800000200655800000000000000010000000a") else {
+        panic!()
+    };
+    // 8 bytes of options (tshark: class 0, type 0, data 0000000a), VNI 0,
+    // and the capture ends where the inner Ethernet header should start.
+    assert_eq!((t.encap, t.vni, t.inner), (Encap::Geneve, Some(0), None));
+    assert_eq!(
+        t.stop,
+        Some(DecodeError::new(Layer::InnerLink, Reason::Truncated))
+    );
+    assert_eq!(outer(&t), (ip("20.0.0.1"), ip("20.0.0.2")));
+}
+
+#[test]
+fn pcapplusplus_null_loopback() {
+    let f = hex("02000000450000a4c6ce00004011f147c0a8018bffffffff445c445c0090ba03");
+    let d = decode_frame(&f, LinkType::NULL, &DecodeConfig::default());
+    assert_eq!(
+        d.kind,
+        Kind::Plain(Plain {
+            src: ip("192.168.1.139"),
+            dst: ip("255.255.255.255"),
+            proto: 17
+        })
+    );
+}

@@ -1,0 +1,254 @@
+//! The flow table: one per source, merged at the end.
+//!
+//! Memory is bounded: past `Limits::max_tunnels` new tunnels fall into one
+//! "other" bucket per interface, and past the inner-pair limits new pairs fall
+//! into each tunnel's `inner_other` row. Nothing grows with the capture size.
+
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap;
+
+use crate::decode::{Decoded, DecodeError, Fragment, Kind, Tunnel};
+use crate::iface::IfaceId;
+
+use super::key::{PairKey, TunnelKey};
+
+/// Packet and byte counters with first/last times.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub packets: u64,
+    /// Bytes on the wire (original length, not captured length).
+    pub bytes: u64,
+    pub first_ns: u64,
+    pub last_ns: u64,
+}
+
+impl Counts {
+    #[inline]
+    pub fn add(&mut self, ts_ns: u64, wire_len: u32) {
+        if self.packets == 0 || ts_ns < self.first_ns {
+            self.first_ns = ts_ns;
+        }
+        if ts_ns > self.last_ns {
+            self.last_ns = ts_ns;
+        }
+        self.packets += 1;
+        self.bytes += u64::from(wire_len);
+    }
+
+    pub fn merge(&mut self, o: &Counts) {
+        if o.packets == 0 {
+            return;
+        }
+        if self.packets == 0 || o.first_ns < self.first_ns {
+            self.first_ns = o.first_ns;
+        }
+        self.last_ns = self.last_ns.max(o.last_ns);
+        self.packets += o.packets;
+        self.bytes += o.bytes;
+    }
+}
+
+/// Limits that keep the table's memory flat.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Distinct tunnels (interface × encap × outer pair × VNI) kept by name.
+    pub max_tunnels: usize,
+    /// Inner pairs kept by name in one tunnel.
+    pub max_pairs_per_tunnel: usize,
+    /// Inner pairs kept by name over all tunnels.
+    pub max_pairs_total: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_tunnels: 4096,
+            max_pairs_per_tunnel: 1024,
+            max_pairs_total: 65_536,
+        }
+    }
+}
+
+/// Counters of one tunnel on one interface.
+#[derive(Debug, Clone, Default)]
+pub struct TunnelStats {
+    pub counts: Counts,
+    /// Outer fragments (first and later) counted to this tunnel.
+    pub fragments: u64,
+    /// Packets whose inner pair could not be read (later fragments, cut headers, non-IP payloads).
+    pub no_inner: u64,
+    /// Largest outer IP length seen (for MTU checks).
+    pub max_outer_len: u32,
+    /// Outer IPv4 packets with DF set.
+    pub df_packets: u64,
+    /// Deepest nesting seen (1 = plain tunnel).
+    pub max_depth: u8,
+    pub inner: FxHashMap<PairKey, Counts>,
+    /// Pairs that did not fit in `inner`.
+    pub inner_other: Counts,
+}
+
+/// Per-interface totals, tunnel or not.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LinkTotals {
+    pub all: Counts,
+    pub tunnelled: u64,
+    /// Tunnel packets that fell into the overflow bucket.
+    pub other_tunnels: Counts,
+}
+
+/// interface → tunnel → inner pair counters, plus file-level totals.
+#[derive(Debug, Clone, Default)]
+pub struct FlowTable {
+    limits: Limits,
+    pub tunnels: FxHashMap<TunnelKey, TunnelStats>,
+    /// Per interface; a short vector searched linearly (a node has a handful of NICs).
+    pub links: Vec<(IfaceId, LinkTotals)>,
+    pub total: u64,
+    pub tunnelled: u64,
+    pub undecodable: u64,
+    /// Why frames (Undecodable) or inner walks (Tunnel::stop) stopped.
+    pub stops: BTreeMap<DecodeError, u64>,
+    pairs_total: usize,
+}
+
+impl FlowTable {
+    pub fn new(limits: Limits) -> Self {
+        Self {
+            limits,
+            ..Self::default()
+        }
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Counts one decoded frame seen on `iface`.
+    #[inline]
+    pub fn ingest(&mut self, iface: IfaceId, ts_ns: u64, wire_len: u32, decoded: &Decoded) {
+        self.total += 1;
+        let link = self.link_mut(iface);
+        link.all.add(ts_ns, wire_len);
+        match &decoded.kind {
+            Kind::Tunnel(t) => {
+                link.tunnelled += 1;
+                self.tunnelled += 1;
+                self.add_tunnel(iface, ts_ns, wire_len, t);
+            }
+            Kind::Undecodable(e) => {
+                self.undecodable += 1;
+                *self.stops.entry(*e).or_default() += 1;
+            }
+            Kind::Plain(_) | Kind::NotIp => {}
+        }
+    }
+
+    fn add_tunnel(&mut self, iface: IfaceId, ts_ns: u64, wire_len: u32, t: &Tunnel) {
+        if let Some(e) = t.stop {
+            *self.stops.entry(e).or_default() += 1;
+        }
+        let key = TunnelKey::of(iface, t);
+        let full = self.tunnels.len() >= self.limits.max_tunnels;
+        let stats = match self.tunnels.get_mut(&key) {
+            Some(s) => s,
+            None if full => {
+                self.link_mut(iface).other_tunnels.add(ts_ns, wire_len);
+                return;
+            }
+            None => self.tunnels.entry(key).or_default(),
+        };
+        stats.counts.add(ts_ns, wire_len);
+        if t.fragment != Fragment::Whole {
+            stats.fragments += 1;
+        }
+        if t.outer_df {
+            stats.df_packets += 1;
+        }
+        stats.max_outer_len = stats.max_outer_len.max(t.outer_ip_len);
+        stats.max_depth = stats.max_depth.max(t.depth);
+        let Some(inner) = t.inner else {
+            stats.no_inner += 1;
+            return;
+        };
+        let pair = PairKey {
+            src: inner.src,
+            dst: inner.dst,
+        };
+        if let Some(c) = stats.inner.get_mut(&pair) {
+            c.add(ts_ns, wire_len);
+        } else if stats.inner.len() < self.limits.max_pairs_per_tunnel
+            && self.pairs_total < self.limits.max_pairs_total
+        {
+            self.pairs_total += 1;
+            stats.inner.entry(pair).or_default().add(ts_ns, wire_len);
+        } else {
+            stats.inner_other.add(ts_ns, wire_len);
+        }
+    }
+
+    /// Folds `other` (another source's table) into this one, keeping the limits.
+    pub fn merge(&mut self, other: &FlowTable) {
+        self.total += other.total;
+        self.tunnelled += other.tunnelled;
+        self.undecodable += other.undecodable;
+        for (e, n) in &other.stops {
+            *self.stops.entry(*e).or_default() += n;
+        }
+        for (id, l) in &other.links {
+            let mine = self.link_mut(*id);
+            mine.all.merge(&l.all);
+            mine.tunnelled += l.tunnelled;
+            mine.other_tunnels.merge(&l.other_tunnels);
+        }
+        for (key, s) in &other.tunnels {
+            if !self.tunnels.contains_key(key) && self.tunnels.len() >= self.limits.max_tunnels {
+                self.link_mut(key.iface).other_tunnels.merge(&s.counts);
+                continue;
+            }
+            let mine = self.tunnels.entry(*key).or_default();
+            mine.counts.merge(&s.counts);
+            mine.fragments += s.fragments;
+            mine.no_inner += s.no_inner;
+            mine.df_packets += s.df_packets;
+            mine.max_outer_len = mine.max_outer_len.max(s.max_outer_len);
+            mine.max_depth = mine.max_depth.max(s.max_depth);
+            mine.inner_other.merge(&s.inner_other);
+            for (pair, c) in &s.inner {
+                if let Some(m) = mine.inner.get_mut(pair) {
+                    m.merge(c);
+                } else if mine.inner.len() < self.limits.max_pairs_per_tunnel
+                    && self.pairs_total < self.limits.max_pairs_total
+                {
+                    self.pairs_total += 1;
+                    mine.inner.insert(*pair, *c);
+                } else {
+                    mine.inner_other.merge(c);
+                }
+            }
+        }
+    }
+
+    #[inline]
+    fn link_mut(&mut self, iface: IfaceId) -> &mut LinkTotals {
+        let i = match self.links.iter().position(|(id, _)| *id == iface) {
+            Some(i) => i,
+            None => {
+                self.links.push((iface, LinkTotals::default()));
+                self.links.len() - 1
+            }
+        };
+        &mut self.links[i].1
+    }
+
+    /// Totals of one interface, if it has any.
+    pub fn link(&self, iface: IfaceId) -> Option<&LinkTotals> {
+        self.links.iter().find(|(id, _)| *id == iface).map(|(_, l)| l)
+    }
+
+    /// Empties the counters, keeping the limits (for interval reports).
+    pub fn take(&mut self) -> FlowTable {
+        std::mem::replace(self, FlowTable::new(self.limits))
+    }
+}

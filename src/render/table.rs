@@ -1,0 +1,233 @@
+//! The human table: per interface, its tunnels with their top inner pairs,
+//! then a one-line verdict; warnings for tunnels seen on several links.
+
+use std::io::{self, Write};
+
+use crate::report::{Link, Report, TunnelRow};
+
+pub fn render(report: &Report, top: usize, out: &mut dyn Write) -> io::Result<()> {
+    let p = &report.packets;
+    writeln!(
+        out,
+        "{} packets read: {} tunnelled, {} undecodable",
+        p.total, p.tunnelled, p.undecodable
+    )?;
+    for link in &report.links {
+        writeln!(out)?;
+        render_link(link, top, out)?;
+    }
+    if !report.multi_interface.is_empty() {
+        writeln!(out)?;
+        for m in &report.multi_interface {
+            let on: Vec<String> = m
+                .interfaces
+                .iter()
+                .map(|i| format!("{} ({} pkts)", i.interface, i.packets))
+                .collect();
+            writeln!(
+                out,
+                "! {} {} → {}{} seen on {} interfaces: {}",
+                encap_label(m.encap),
+                m.outer_src,
+                m.outer_dst,
+                vni_suffix(m.vni),
+                m.interfaces.len(),
+                on.join(", ")
+            )?;
+        }
+    }
+    if !report.decode_stops.is_empty() {
+        writeln!(out)?;
+        let parts: Vec<String> = report
+            .decode_stops
+            .iter()
+            .map(|s| format!("{} {}: {}", s.layer, s.reason, s.packets))
+            .collect();
+        writeln!(out, "decode stops: {}", parts.join(", "))?;
+    }
+    for s in &report.sources {
+        if let Some(e) = &s.error {
+            writeln!(out, "! {}: {}", s.name, e)?;
+        }
+    }
+    Ok(())
+}
+
+fn render_link(link: &Link, top: usize, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(
+        out,
+        "{}: {} packets, {}, {} tunnelled",
+        link.interface,
+        link.packets,
+        human_bytes(link.bytes),
+        link.tunnelled
+    )?;
+    if let Some(c) = &link.capture {
+        let mut line = format!(
+            "  capture: {} received, {} dropped by kernel, {} dropped by interface",
+            c.received, c.dropped_by_kernel, c.dropped_by_interface
+        );
+        if let Some(t) = &c.vanished_at {
+            line.push_str(&format!("; interface vanished at {t}"));
+        }
+        if let Some(e) = &c.error {
+            line.push_str(&format!("; {e}"));
+        }
+        writeln!(out, "{line}")?;
+    }
+    if !link.tunnels.is_empty() {
+        let rows: Vec<[String; 7]> = link.tunnels.iter().map(tunnel_cells).collect();
+        let head = [
+            "ENCAP", "OUTER SRC", "OUTER DST", "VNI/KEY", "PACKETS", "BYTES", "FRAGS",
+        ];
+        let mut w = head.map(str::len);
+        for r in &rows {
+            for (i, c) in r.iter().enumerate() {
+                w[i] = w[i].max(c.chars().count());
+            }
+        }
+        let line = |c: [&str; 7]| {
+            format!(
+                "  {:<w0$}  {:<w1$} → {:<w2$}  {:<w3$}  {:>w4$}  {:>w5$}  {:>w6$}",
+                c[0],
+                c[1],
+                c[2],
+                c[3],
+                c[4],
+                c[5],
+                c[6],
+                w0 = w[0],
+                w1 = w[1],
+                w2 = w[2],
+                w3 = w[3],
+                w4 = w[4],
+                w5 = w[5],
+                w6 = w[6]
+            )
+        };
+        writeln!(out, "{}", line(head))?;
+        for (t, r) in link.tunnels.iter().zip(&rows) {
+            writeln!(out, "{}", line(r.each_ref().map(String::as_str)))?;
+            writeln!(out, "      {} … {}", t.first_seen, t.last_seen)?;
+            for pair in t.inner.iter().take(top) {
+                writeln!(
+                    out,
+                    "      inner {} → {}  {} pkts, {}",
+                    pair.src,
+                    pair.dst,
+                    pair.packets,
+                    human_bytes(pair.bytes)
+                )?;
+            }
+            if t.inner.len() > top {
+                let rest: u64 = t.inner[top..].iter().map(|p| p.packets).sum();
+                writeln!(
+                    out,
+                    "      … {} more inner pairs, {} pkts",
+                    t.inner.len() - top,
+                    rest
+                )?;
+            }
+            if let Some(o) = &t.inner_other {
+                writeln!(out, "      other inner pairs (over the limit): {} pkts", o.packets)?;
+            }
+            if t.no_inner > 0 {
+                writeln!(out, "      no inner pair readable: {} pkts", t.no_inner)?;
+            }
+        }
+    }
+    if let Some(o) = &link.other_tunnels {
+        writeln!(
+            out,
+            "  other tunnels (over the limit): {} pkts, {}",
+            o.packets,
+            human_bytes(o.bytes)
+        )?;
+    }
+    writeln!(out, "  verdict: {}", verdict(link))
+}
+
+fn tunnel_cells(t: &TunnelRow) -> [String; 7] {
+    [
+        encap_label(t.encap).to_string(),
+        t.outer_src.to_string(),
+        t.outer_dst.to_string(),
+        t.vni.map(|v| v.to_string()).unwrap_or_else(|| "-".into()),
+        t.packets.to_string(),
+        t.bytes.to_string(),
+        t.fragments.to_string(),
+    ]
+}
+
+/// `ens33 carries IPIP 192.168.30.71 → 192.168.30.72 (10 pkts, pods a → b)`.
+pub fn verdict(link: &Link) -> String {
+    if link.tunnels.is_empty() {
+        return format!(
+            "{} carries no tunnel traffic ({} packets seen)",
+            link.interface, link.packets
+        );
+    }
+    let parts: Vec<String> = link
+        .tunnels
+        .iter()
+        .take(4)
+        .map(|t| {
+            let pods = match t.inner.first() {
+                Some(p) if t.inner.len() == 1 => format!(", pods {} → {}", p.src, p.dst),
+                Some(p) => format!(", pods {} → {} and {} more pairs", p.src, p.dst, t.inner.len() - 1),
+                None => String::new(),
+            };
+            format!(
+                "{} {} → {}{} ({} pkts{})",
+                encap_label(t.encap),
+                t.outer_src,
+                t.outer_dst,
+                vni_suffix(t.vni),
+                t.packets,
+                pods
+            )
+        })
+        .collect();
+    let more = link.tunnels.len().saturating_sub(4);
+    let tail = if more > 0 {
+        format!(" and {more} more tunnels")
+    } else {
+        String::new()
+    };
+    format!("{} carries {}{}", link.interface, parts.join("; "), tail)
+}
+
+fn vni_suffix(vni: Option<u32>) -> String {
+    vni.map(|v| format!(" vni {v}")).unwrap_or_default()
+}
+
+/// `ipip` → `IPIP`: the label users know.
+pub fn encap_label(encap: &str) -> &str {
+    match encap {
+        "ipip" => "IPIP",
+        "ip6in4" => "6in4",
+        "ip4in6" => "4in6",
+        "ip6in6" => "6in6",
+        "gre" => "GRE",
+        "vxlan" => "VXLAN",
+        "geneve" => "Geneve",
+        other => other,
+    }
+}
+
+pub fn human_bytes(b: u64) -> String {
+    const UNITS: [&str; 4] = ["KB", "MB", "GB", "TB"];
+    if b < 1000 {
+        return format!("{b} B");
+    }
+    let mut v = b as f64;
+    let mut unit = "B";
+    for u in UNITS {
+        if v < 1000.0 {
+            break;
+        }
+        v /= 1000.0;
+        unit = u;
+    }
+    format!("{v:.1} {unit}")
+}

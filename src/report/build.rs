@@ -1,0 +1,184 @@
+//! FlowTable → Report: names interfaces, sorts rows, formats times.
+
+use std::collections::BTreeMap;
+
+use crate::decode::{Layer, Reason};
+use crate::flows::{Counts, FlowTable, TunnelKey, TunnelStats};
+use crate::iface::{IfaceId, IfaceTable};
+use crate::timefmt::rfc3339;
+
+use super::model::*;
+
+/// Builds the report. Links keep the order interfaces were first named
+/// (file order, IDB order, NIC order); ids with the same display name merge.
+/// `shadowed` ids are left out when they counted nothing themselves.
+pub fn build_report(
+    table: &FlowTable,
+    ifaces: &IfaceTable,
+    shadowed: &[IfaceId],
+    sources: Vec<SourceInfo>,
+) -> Report {
+    let mut order: Vec<IfaceId> = ifaces.ids().collect();
+    for (id, _) in &table.links {
+        if !order.contains(id) {
+            order.push(*id);
+        }
+    }
+    let mut links: Vec<Link> = Vec::new();
+    for id in order {
+        let totals = table.link(id);
+        let counted = totals.map(|t| t.all.packets).unwrap_or(0);
+        if counted == 0 && shadowed.contains(&id) {
+            continue;
+        }
+        let name = ifaces.name(id);
+        let idx = match links.iter().position(|l| l.interface == name) {
+            Some(i) => i,
+            None => {
+                links.push(empty_link(name));
+                links.len() - 1
+            }
+        };
+        let link = &mut links[idx];
+        if let Some(t) = totals {
+            link.packets += t.all.packets;
+            link.bytes += t.all.bytes;
+            link.tunnelled += t.tunnelled;
+            if t.other_tunnels.packets > 0 {
+                let o = link.other_tunnels.get_or_insert(CountRow {
+                    packets: 0,
+                    bytes: 0,
+                });
+                o.packets += t.other_tunnels.packets;
+                o.bytes += t.other_tunnels.bytes;
+            }
+        }
+        let mut rows: Vec<(&TunnelKey, &TunnelStats)> =
+            table.tunnels.iter().filter(|(k, _)| k.iface == id).collect();
+        rows.sort_by(|a, b| b.1.counts.packets.cmp(&a.1.counts.packets).then(a.0.cmp(b.0)));
+        link.tunnels.extend(rows.into_iter().map(|(k, s)| tunnel_row(k, s)));
+    }
+    for link in &mut links {
+        link.tunnels.sort_by(|a, b| {
+            b.packets
+                .cmp(&a.packets)
+                .then_with(|| (a.encap, a.outer_src, a.outer_dst).cmp(&(b.encap, b.outer_src, b.outer_dst)))
+        });
+    }
+    let multi_interface = multi_interface(&links);
+    let decode_stops = table
+        .stops
+        .iter()
+        .map(|(e, n)| StopCount {
+            layer: layer_name(e.layer).into(),
+            reason: reason_name(e.reason).into(),
+            packets: *n,
+        })
+        .collect();
+    Report {
+        packets: PacketTotals {
+            total: table.total,
+            tunnelled: table.tunnelled,
+            undecodable: table.undecodable,
+        },
+        links,
+        multi_interface,
+        decode_stops,
+        sources,
+    }
+}
+
+fn empty_link(interface: String) -> Link {
+    Link {
+        interface,
+        packets: 0,
+        bytes: 0,
+        tunnelled: 0,
+        tunnels: Vec::new(),
+        other_tunnels: None,
+        capture: None,
+    }
+}
+
+fn tunnel_row(k: &TunnelKey, s: &TunnelStats) -> TunnelRow {
+    let mut inner: Vec<PairRow> = s
+        .inner
+        .iter()
+        .map(|(p, c)| PairRow {
+            src: p.src,
+            dst: p.dst,
+            packets: c.packets,
+            bytes: c.bytes,
+        })
+        .collect();
+    inner.sort_by(|a, b| b.packets.cmp(&a.packets).then((a.src, a.dst).cmp(&(b.src, b.dst))));
+    TunnelRow {
+        encap: k.encap.as_str(),
+        outer_src: k.outer_src,
+        outer_dst: k.outer_dst,
+        vni: k.vni,
+        packets: s.counts.packets,
+        bytes: s.counts.bytes,
+        fragments: s.fragments,
+        first_seen: rfc3339(s.counts.first_ns),
+        last_seen: rfc3339(s.counts.last_ns),
+        inner,
+        no_inner: s.no_inner,
+        inner_other: count_row(&s.inner_other),
+        max_outer_len: s.max_outer_len,
+        df_packets: s.df_packets,
+        max_depth: s.max_depth,
+    }
+}
+
+fn count_row(c: &Counts) -> Option<CountRow> {
+    (c.packets > 0).then_some(CountRow {
+        packets: c.packets,
+        bytes: c.bytes,
+    })
+}
+
+/// Tunnels whose (encap, outer pair, VNI) appears on more than one link.
+fn multi_interface(links: &[Link]) -> Vec<MultiInterface> {
+    type Key = (&'static str, std::net::IpAddr, std::net::IpAddr, Option<u32>);
+    let mut seen: BTreeMap<Key, Vec<IfaceCount>> = BTreeMap::new();
+    for link in links {
+        for t in &link.tunnels {
+            seen.entry((t.encap, t.outer_src, t.outer_dst, t.vni))
+                .or_default()
+                .push(IfaceCount {
+                    interface: link.interface.clone(),
+                    packets: t.packets,
+                });
+        }
+    }
+    seen.into_iter()
+        .filter(|(_, v)| v.len() > 1)
+        .map(|((encap, outer_src, outer_dst, vni), interfaces)| MultiInterface {
+            encap,
+            outer_src,
+            outer_dst,
+            vni,
+            interfaces,
+        })
+        .collect()
+}
+
+pub fn layer_name(l: Layer) -> &'static str {
+    match l {
+        Layer::Link => "link",
+        Layer::OuterIp => "outer-ip",
+        Layer::Tunnel => "tunnel",
+        Layer::InnerLink => "inner-link",
+        Layer::InnerIp => "inner-ip",
+    }
+}
+
+pub fn reason_name(r: Reason) -> &'static str {
+    match r {
+        Reason::Truncated => "truncated",
+        Reason::Malformed => "malformed",
+        Reason::UnsupportedLinkType => "unsupported-link-type",
+        Reason::DepthLimit => "depth-limit",
+    }
+}

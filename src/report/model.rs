@@ -1,0 +1,123 @@
+//! Serializable report types.
+
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Report {
+    pub packets: PacketTotals,
+    pub links: Vec<Link>,
+    /// Tunnels (encap + outer pair + VNI) seen on more than one interface.
+    pub multi_interface: Vec<MultiInterface>,
+    /// Why decoding stopped short, by layer and reason.
+    pub decode_stops: Vec<StopCount>,
+    /// Inputs read, with damage if any.
+    pub sources: Vec<SourceInfo>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, Default)]
+pub struct PacketTotals {
+    pub total: u64,
+    pub tunnelled: u64,
+    pub undecodable: u64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Link {
+    pub interface: String,
+    pub packets: u64,
+    pub bytes: u64,
+    pub tunnelled: u64,
+    pub tunnels: Vec<TunnelRow>,
+    /// Tunnels past the table's limit, counted together.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub other_tunnels: Option<CountRow>,
+    /// Kernel counters of a live capture.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capture: Option<CaptureStats>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct TunnelRow {
+    pub encap: &'static str,
+    pub outer_src: IpAddr,
+    pub outer_dst: IpAddr,
+    pub vni: Option<u32>,
+    pub packets: u64,
+    pub bytes: u64,
+    pub fragments: u64,
+    pub first_seen: String,
+    pub last_seen: String,
+    pub inner: Vec<PairRow>,
+    /// Packets whose inner pair could not be read (later fragments, cut headers).
+    pub no_inner: u64,
+    /// Inner pairs past the table's limit, counted together.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inner_other: Option<CountRow>,
+    pub max_outer_len: u32,
+    pub df_packets: u64,
+    pub max_depth: u8,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct PairRow {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub packets: u64,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+pub struct CountRow {
+    pub packets: u64,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct MultiInterface {
+    pub encap: &'static str,
+    pub outer_src: IpAddr,
+    pub outer_dst: IpAddr,
+    pub vni: Option<u32>,
+    /// (interface, packets) in interface order.
+    pub interfaces: Vec<IfaceCount>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct IfaceCount {
+    pub interface: String,
+    pub packets: u64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct StopCount {
+    pub layer: String,
+    pub reason: String,
+    pub packets: u64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct SourceInfo {
+    /// File path or `live:<iface>`.
+    pub name: String,
+    pub packets: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Byte offset where a file's damage starts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub damaged_at: Option<u64>,
+}
+
+/// libpcap's counters for one live interface.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, Default)]
+pub struct CaptureStats {
+    pub received: u64,
+    pub dropped_by_kernel: u64,
+    pub dropped_by_interface: u64,
+    /// Set when the interface went away during the capture.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vanished_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}

@@ -1,0 +1,233 @@
+//! The read buffer: one fixed 4 MiB allocation, refilled by plain `read()`.
+//! Parsers look at `buf[..end]` from `pos`, consume whole records in place,
+//! and ask for a refill only when a record straddles the end; the partial
+//! tail then moves to the front.
+
+use std::cell::Cell;
+use std::io::{self, Read, Write};
+use std::time::{Duration, Instant};
+
+/// Buffer size: large enough for a few hundred packets per `read()` and for
+/// any block we accept in one piece.
+pub(super) const BUF_SIZE: usize = 4 << 20;
+
+const PROGRESS_EVERY: Duration = Duration::from_millis(500);
+
+pub(super) struct Input<'p, R> {
+    r: R,
+    buf: Vec<u8>,
+    pos: usize,
+    end: usize,
+    /// File offset of `buf[0]`.
+    base: u64,
+    eof: bool,
+    progress: Option<Progress<'p>>,
+}
+
+impl<'p, R: Read> Input<'p, R> {
+    pub(super) fn new(r: R, progress: Option<Progress<'p>>) -> Self {
+        Input {
+            r,
+            buf: vec![0; BUF_SIZE],
+            pos: 0,
+            end: 0,
+            base: 0,
+            eof: false,
+            progress,
+        }
+    }
+
+    /// The unconsumed bytes.
+    #[inline]
+    pub(super) fn window(&self) -> &[u8] {
+        &self.buf[self.pos..self.end]
+    }
+
+    /// All buffered bytes and the current position in them, for parse loops
+    /// that keep the position in a local and hand it back with [`Self::set_pos`].
+    #[inline]
+    pub(super) fn buffered(&self) -> (&[u8], usize) {
+        (&self.buf[..self.end], self.pos)
+    }
+
+    #[inline]
+    pub(super) fn set_pos(&mut self, pos: usize) {
+        debug_assert!(pos <= self.end);
+        self.pos = pos.min(self.end);
+    }
+
+    #[inline]
+    pub(super) fn advance(&mut self, n: usize) {
+        self.set_pos(self.pos + n);
+    }
+
+    /// File offset of buffer index `pos`.
+    #[inline]
+    pub(super) fn offset_at(&self, pos: usize) -> u64 {
+        self.base + pos as u64
+    }
+
+    /// File bytes consumed so far.
+    pub(super) fn consumed(&self) -> u64 {
+        self.offset_at(self.pos)
+    }
+
+    /// Makes at least `n` (≤ [`BUF_SIZE`]) bytes available unless the input
+    /// ends first; returns how many are available.
+    pub(super) fn fill(&mut self, n: usize) -> io::Result<usize> {
+        let n = n.min(BUF_SIZE);
+        if self.end - self.pos >= n || self.eof {
+            return Ok(self.end - self.pos);
+        }
+        if self.pos > 0 {
+            self.buf.copy_within(self.pos..self.end, 0);
+            self.base += self.pos as u64;
+            self.end -= self.pos;
+            self.pos = 0;
+        }
+        while self.end < n && !self.eof {
+            self.read_more()?;
+        }
+        Ok(self.end)
+    }
+
+    /// Consumes `n` bytes, reading through what is not buffered. False if
+    /// the input ends first (everything is consumed then).
+    pub(super) fn skip(&mut self, mut n: u64) -> io::Result<bool> {
+        loop {
+            let have = (self.end - self.pos) as u64;
+            if have >= n {
+                self.pos += n as usize;
+                return Ok(true);
+            }
+            n -= have;
+            self.base += self.end as u64;
+            self.pos = 0;
+            self.end = 0;
+            if self.eof {
+                return Ok(false);
+            }
+            self.read_more()?;
+        }
+    }
+
+    /// One `read()` into the free tail of the buffer.
+    fn read_more(&mut self) -> io::Result<()> {
+        loop {
+            match self.r.read(&mut self.buf[self.end..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    break;
+                }
+                Ok(k) => {
+                    self.end += k;
+                    break;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        if let Some(p) = &mut self.progress {
+            p.tick(self.base + self.end as u64);
+        }
+        Ok(())
+    }
+
+    pub(super) fn finish_progress(&mut self) {
+        if let Some(p) = &mut self.progress {
+            p.finish();
+        }
+    }
+}
+
+/// `\r<file>: NN% (N packets)` on stderr, at most twice a second.
+pub(super) struct Progress<'p> {
+    name: String,
+    total: Option<u64>,
+    frames: &'p Cell<u64>,
+    last: Instant,
+    /// Longest line printed, to blank it at the end.
+    width: usize,
+}
+
+impl<'p> Progress<'p> {
+    pub(super) fn new(name: String, total: Option<u64>, frames: &'p Cell<u64>) -> Self {
+        Progress {
+            name,
+            total,
+            frames,
+            last: Instant::now(),
+            width: 0,
+        }
+    }
+
+    fn tick(&mut self, read: u64) {
+        let now = Instant::now();
+        if now.duration_since(self.last) < PROGRESS_EVERY {
+            return;
+        }
+        self.last = now;
+        let frames = self.frames.get();
+        let line = match self.total {
+            Some(t) if t > 0 => {
+                let pct = (read.min(t) as u128 * 100 / t as u128) as u64;
+                format!("{}: {pct}% ({frames} packets)", self.name)
+            }
+            _ => format!("{}: {frames} packets", self.name),
+        };
+        self.width = self.width.max(line.chars().count());
+        // Progress is cosmetic: a failing stderr must not stop the read.
+        let _ = write!(io::stderr(), "\r{line}");
+    }
+
+    fn finish(&mut self) {
+        if self.width > 0 {
+            let _ = write!(io::stderr(), "\r{:w$}\r", "", w = self.width);
+            self.width = 0;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Hands out at most `step` bytes per read, like a pipe.
+    struct Trickle<'a> {
+        data: &'a [u8],
+        step: usize,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            let k = self.step.min(out.len()).min(self.data.len());
+            out[..k].copy_from_slice(&self.data[..k]);
+            self.data = &self.data[k..];
+            Ok(k)
+        }
+    }
+
+    #[test]
+    fn fill_compacts_and_tracks_offsets() {
+        let data: Vec<u8> = (0..100u8).collect();
+        let mut inp = Input::new(
+            Trickle {
+                data: &data,
+                step: 7,
+            },
+            None,
+        );
+        assert_eq!(inp.fill(10).unwrap(), 14);
+        inp.advance(12);
+        assert_eq!(inp.consumed(), 12);
+        assert!(inp.fill(20).unwrap() >= 20);
+        assert_eq!(inp.window()[0], 12);
+        assert!(inp.skip(50).unwrap());
+        assert_eq!(inp.consumed(), 62);
+        assert!(inp.fill(4).unwrap() >= 4);
+        assert_eq!(inp.window()[0], 62);
+        assert!(!inp.skip(100).unwrap());
+        assert_eq!(inp.consumed(), 100);
+        assert_eq!(inp.fill(1).unwrap(), 0);
+    }
+}

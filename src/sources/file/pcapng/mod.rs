@@ -1,0 +1,339 @@
+//! pcapng: a sequence of blocks (type, total length, body, total length
+//! again). Each Section Header Block fixes the byte order for its section and
+//! starts a fresh interface list; Interface Description Blocks give each
+//! interface its link type, name and timestamp unit, so link types may differ
+//! per interface. Packets come in Enhanced, Simple and obsolete Packet Blocks;
+//! every other block is skipped unread.
+
+use std::io::Read;
+
+mod idb;
+
+use super::input::{Input, BUF_SIZE};
+use super::{damaged, rd16, rd32, Fail, MAX_BLOCK, MAX_CAPLEN};
+use crate::iface::IfaceTable;
+use crate::sources::Frame;
+use idb::Iface;
+
+/// The Section Header Block type, the same in both byte orders.
+pub(super) const SHB_MAGIC: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
+const SHB: u32 = 0x0a0d_0d0a;
+const IDB: u32 = 1;
+const PB: u32 = 2;
+const SPB: u32 = 3;
+const EPB: u32 = 6;
+
+/// Type, length, byte-order magic, version, section length, trailing length.
+const SHB_MIN: usize = 28;
+
+/// Per-section state; reset by every SHB.
+#[derive(Default)]
+struct Section {
+    ifaces: Vec<Iface>,
+    /// Simple Packet Blocks carry no time: they get the previous packet's.
+    last_ts: u64,
+}
+
+/// Reads every section of a pcapng file; `inp` starts at the first SHB.
+pub(super) fn read<R: Read, F: FnMut(&Frame<'_>)>(
+    inp: &mut Input<'_, R>,
+    ifaces: &mut IfaceTable,
+    deliver: &mut F,
+) -> Result<(), Fail> {
+    let mut sec = Section::default();
+    let mut first = true;
+    loop {
+        let be = section_header(inp, first)?;
+        first = false;
+        sec.ifaces.clear();
+        let more = if be {
+            blocks::<R, F, true>(inp, &mut sec, ifaces, deliver)?
+        } else {
+            blocks::<R, F, false>(inp, &mut sec, ifaces, deliver)?
+        };
+        if !more {
+            return Ok(());
+        }
+    }
+}
+
+/// Consumes the SHB at the current position; returns whether the section is
+/// big-endian. Problems in the first one mean "not a capture".
+fn section_header<R: Read>(inp: &mut Input<'_, R>, first: bool) -> Result<bool, Fail> {
+    let off = inp.consumed();
+    let bad = |detail: String| {
+        if first {
+            Fail::NotCapture(format!("pcapng: {detail}"))
+        } else {
+            damaged(off, detail)
+        }
+    };
+    let n = inp.fill(SHB_MIN)?;
+    if n < SHB_MIN {
+        return Err(bad(format!(
+            "file ends inside a section header block ({n} of {SHB_MIN} bytes)"
+        )));
+    }
+    let h = inp.window();
+    let be = match [h[8], h[9], h[10], h[11]] {
+        [0x1a, 0x2b, 0x3c, 0x4d] => true,
+        [0x4d, 0x3c, 0x2b, 0x1a] => false,
+        m => {
+            return Err(bad(format!(
+                "bad byte-order magic {:02x} {:02x} {:02x} {:02x} (expected 1a2b3c4d)",
+                m[0], m[1], m[2], m[3]
+            )))
+        }
+    };
+    let (len, major, minor) = if be {
+        (rd32::<true>(h, 4), rd16::<true>(h, 12), rd16::<true>(h, 14))
+    } else {
+        (
+            rd32::<false>(h, 4),
+            rd16::<false>(h, 12),
+            rd16::<false>(h, 14),
+        )
+    };
+    if major != 1 {
+        return Err(bad(format!(
+            "unsupported pcapng version {major}.{minor} (expected 1.x)"
+        )));
+    }
+    if (len as usize) < SHB_MIN || len % 4 != 0 || len > MAX_BLOCK {
+        return Err(bad(format!("bad section header block length {len}")));
+    }
+    if be {
+        consume_block::<R, true>(inp, off, len)
+    } else {
+        consume_block::<R, false>(inp, off, len)
+    }
+    .map_err(|e| match e {
+        Fail::Damaged { detail, .. } if first => Fail::NotCapture(format!("pcapng: {detail}")),
+        e => e,
+    })?;
+    Ok(be)
+}
+
+/// Consumes a whole block whose header was checked, reading through it when
+/// it is larger than the buffer, and checks its trailing length.
+fn consume_block<R: Read, const BE: bool>(
+    inp: &mut Input<'_, R>,
+    off: u64,
+    len: u32,
+) -> Result<(), Fail> {
+    let len = len as usize;
+    let ends_inside = || damaged(off, format!("file ends inside a block of {len} bytes"));
+    if len <= BUF_SIZE {
+        if inp.fill(len)? < len {
+            return Err(ends_inside());
+        }
+    } else if !inp.skip((len - 4) as u64)? || inp.fill(4)? < 4 {
+        return Err(ends_inside());
+    }
+    let w = inp.window();
+    let at = if len <= BUF_SIZE { len - 4 } else { 0 };
+    let trailer = rd32::<BE>(w, at);
+    if trailer as usize != len {
+        return Err(damaged(off, trailer_mismatch(len as u32, trailer)));
+    }
+    inp.advance(at + 4);
+    Ok(())
+}
+
+fn trailer_mismatch(len: u32, trailer: u32) -> String {
+    format!("block length {len} but trailing length {trailer}")
+}
+
+/// Reads the blocks of one section. True when another SHB follows.
+fn blocks<R: Read, F: FnMut(&Frame<'_>), const BE: bool>(
+    inp: &mut Input<'_, R>,
+    sec: &mut Section,
+    ifaces: &mut IfaceTable,
+    deliver: &mut F,
+) -> Result<bool, Fail> {
+    loop {
+        // Fast path: every block wholly in the buffer is handled in place.
+        let (buf, mut pos) = inp.buffered();
+        while buf.len() - pos >= 8 {
+            let btype = rd32::<BE>(buf, pos);
+            let len = rd32::<BE>(buf, pos + 4);
+            if btype == SHB {
+                inp.set_pos(pos);
+                return Ok(true);
+            }
+            if len < 12 || len % 4 != 0 {
+                return Err(damaged(
+                    inp.offset_at(pos),
+                    format!("bad block length {len}"),
+                ));
+            }
+            let len = len as usize;
+            if len > buf.len() - pos {
+                break;
+            }
+            let blk = &buf[pos..pos + len];
+            let trailer = rd32::<BE>(blk, len - 4);
+            if trailer as usize != len {
+                let detail = trailer_mismatch(len as u32, trailer);
+                return Err(damaged(inp.offset_at(pos), detail));
+            }
+            sec.block::<F, BE>(btype, blk, ifaces, deliver)
+                .map_err(|d| damaged(inp.offset_at(pos), d))?;
+            pos += len;
+        }
+        inp.set_pos(pos);
+
+        // Slow path: the next block header or body is not all buffered.
+        let off = inp.consumed();
+        let n = inp.fill(8)?;
+        if n == 0 {
+            return Ok(false);
+        }
+        if n < 8 {
+            return Err(damaged(
+                off,
+                format!("file ends inside a block header ({n} of 8 bytes)"),
+            ));
+        }
+        let w = inp.window();
+        let (btype, len) = (rd32::<BE>(w, 0), rd32::<BE>(w, 4));
+        if btype == SHB {
+            return Ok(true);
+        }
+        if len < 12 || len % 4 != 0 {
+            return Err(damaged(off, format!("bad block length {len}")));
+        }
+        let in_place = matches!(btype, IDB | PB | SPB | EPB);
+        if len as usize <= BUF_SIZE {
+            let got = inp.fill(len as usize)?;
+            if got < len as usize {
+                return Err(damaged(
+                    off,
+                    format!("file ends inside a block ({got} of {len} bytes present)"),
+                ));
+            }
+            // The fast path takes it from here.
+        } else if in_place || len > MAX_BLOCK {
+            return Err(damaged(
+                off,
+                format!("implausible block length {len} (type {btype})"),
+            ));
+        } else {
+            consume_block::<R, BE>(inp, off, len)?;
+        }
+    }
+}
+
+impl Section {
+    /// Handles one whole block other than an SHB. Errors are damage details
+    /// for the block's offset.
+    #[inline(always)]
+    fn block<F: FnMut(&Frame<'_>), const BE: bool>(
+        &mut self,
+        btype: u32,
+        blk: &[u8],
+        ifaces: &mut IfaceTable,
+        deliver: &mut F,
+    ) -> Result<(), String> {
+        match btype {
+            EPB | PB => self.packet::<F, BE>(btype, blk, deliver),
+            SPB => self.simple::<F, BE>(blk, deliver),
+            IDB => {
+                let i = idb::parse::<BE>(blk, self.ifaces.len(), ifaces)?;
+                self.ifaces.push(i);
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Enhanced (type 6) or obsolete (type 2) Packet Block; they differ only
+    /// in the width of the interface id.
+    #[inline(always)]
+    fn packet<F: FnMut(&Frame<'_>), const BE: bool>(
+        &mut self,
+        btype: u32,
+        blk: &[u8],
+        deliver: &mut F,
+    ) -> Result<(), String> {
+        const HDR: usize = 28;
+        if blk.len() < HDR + 4 {
+            return Err(format!("packet block too short ({} bytes)", blk.len()));
+        }
+        let ifid = if btype == EPB {
+            rd32::<BE>(blk, 8)
+        } else {
+            u32::from(rd16::<BE>(blk, 8))
+        };
+        let caplen = rd32::<BE>(blk, 20);
+        let room = blk.len() - HDR - 4;
+        if caplen as usize > room {
+            return Err(format!(
+                "packet length {caplen} exceeds its block ({room} bytes of room)"
+            ));
+        }
+        if caplen > MAX_CAPLEN {
+            return Err(format!(
+                "packet length {caplen} exceeds the {MAX_CAPLEN}-byte limit"
+            ));
+        }
+        let Some(i) = self.ifaces.get(ifid as usize) else {
+            return Err(undefined(ifid, self.ifaces.len()));
+        };
+        let t = (u64::from(rd32::<BE>(blk, 12)) << 32) | u64::from(rd32::<BE>(blk, 16));
+        let ts_ns = i.ts_ns(t);
+        self.last_ts = ts_ns;
+        deliver(&Frame {
+            iface: i.id,
+            linktype: i.linktype,
+            ts_ns,
+            orig_len: rd32::<BE>(blk, 24),
+            data: &blk[HDR..HDR + caplen as usize],
+        });
+        Ok(())
+    }
+
+    /// Simple Packet Block: interface 0, no timestamp, and a captured length
+    /// implied by the block, the original length and the snaplen.
+    fn simple<F: FnMut(&Frame<'_>), const BE: bool>(
+        &mut self,
+        blk: &[u8],
+        deliver: &mut F,
+    ) -> Result<(), String> {
+        const HDR: usize = 12;
+        if blk.len() < HDR + 4 {
+            return Err(format!(
+                "simple packet block too short ({} bytes)",
+                blk.len()
+            ));
+        }
+        let Some(i) = self.ifaces.first() else {
+            return Err(undefined(0, 0));
+        };
+        let orig_len = rd32::<BE>(blk, 8);
+        let mut caplen = (blk.len() - HDR - 4).min(orig_len as usize);
+        if i.snaplen != 0 {
+            caplen = caplen.min(i.snaplen as usize);
+        }
+        if caplen > MAX_CAPLEN as usize {
+            return Err(format!(
+                "packet length {caplen} exceeds the {MAX_CAPLEN}-byte limit"
+            ));
+        }
+        deliver(&Frame {
+            iface: i.id,
+            linktype: i.linktype,
+            ts_ns: self.last_ts,
+            orig_len,
+            data: &blk[HDR..HDR + caplen],
+        });
+        Ok(())
+    }
+}
+
+fn undefined(ifid: u32, defined: usize) -> String {
+    format!("packet on interface {ifid}, but the section defines {defined} interfaces")
+}
+
+#[cfg(test)]
+mod tests;

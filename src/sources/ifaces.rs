@@ -1,0 +1,315 @@
+//! Which NICs `live` captures on.
+//!
+//! Every NIC of the lab (and of many VMs) is virtual, so "physical" cannot be
+//! told from sysfs; like Calico we choose by name, with its v3.25+ default
+//! exclusion list, and keep only interfaces that are administratively up
+//! (`IFF_UP`: a veth's operstate may read DOWN for a moment after `up`).
+//! Listing uses `if_nameindex` + `SIOCGIFFLAGS`, which see the calling
+//! thread's network namespace (sysfs may not, after an in-process `setns`).
+
+use std::ffi::CStr;
+use std::io;
+
+use regex::Regex;
+
+/// Calico's default interface exclusions (v3.25+, anchored).
+pub const CALICO_EXCLUDES: &[&str] = &[
+    "^docker.*",
+    "^cbr.*",
+    "^dummy.*",
+    "^podman.*",
+    "^virbr.*",
+    "^lxcbr.*",
+    "^veth.*",
+    "^lo",
+    "^br-.*",
+    "^cali.*",
+    "^tunl.*",
+    "^flannel.*",
+    "^kube-ipvs.*",
+    "^cni.*",
+    "^vxlan\\.calico.*",
+    "^vxlan-v6\\.calico.*",
+    "^wireguard\\.cali.*",
+    "^wg-v6\\.cali.*",
+    "^nodelocaldns.*",
+];
+
+/// libpcap's pseudo-device capturing on every interface at once.
+pub const ANY: &str = "any";
+
+/// One network interface of the current namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Iface {
+    pub name: String,
+    pub index: u32,
+    /// `IFF_UP` is set.
+    pub up: bool,
+}
+
+/// The interfaces chosen, and the ones left out with the reason.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Selection {
+    pub chosen: Vec<String>,
+    pub skipped: Vec<(String, String)>,
+}
+
+/// Why no capture list could be made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SelectError {
+    /// `-i NAME` names no interface here; `existing` lists those that exist.
+    Unknown { name: String, existing: Vec<String> },
+    /// Nothing was left after the exclusions.
+    NoneLeft { skipped: Vec<(String, String)> },
+}
+
+impl std::fmt::Display for SelectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SelectError::Unknown { name, existing } => write!(
+                f,
+                "no interface named {name:?} here; interfaces: {}",
+                existing.join(", ")
+            ),
+            SelectError::NoneLeft { skipped } => {
+                write!(f, "no interface to capture on (skipped: ")?;
+                write_skipped(f, skipped)?;
+                write!(f, "); name one with -i")
+            }
+        }
+    }
+}
+
+/// `a (why), b (why)` for messages.
+pub fn write_skipped(
+    f: &mut dyn std::fmt::Write,
+    skipped: &[(String, String)],
+) -> std::fmt::Result {
+    for (i, (name, why)) in skipped.iter().enumerate() {
+        if i > 0 {
+            f.write_str(", ")?;
+        }
+        write!(f, "{name} ({why})")?;
+    }
+    Ok(())
+}
+
+/// The interfaces of the calling thread's namespace, in ifindex order.
+pub fn list() -> io::Result<Vec<Iface>> {
+    // SAFETY: if_nameindex returns a list terminated by a zero entry, or null;
+    // it is freed once, after the names were copied.
+    let mut out = Vec::new();
+    unsafe {
+        let head = libc::if_nameindex();
+        if head.is_null() {
+            return Err(io::Error::last_os_error());
+        }
+        let mut p = head;
+        while (*p).if_index != 0 && !(*p).if_name.is_null() {
+            let name = CStr::from_ptr((*p).if_name).to_string_lossy().into_owned();
+            out.push(Iface {
+                up: false,
+                index: (*p).if_index,
+                name,
+            });
+            p = p.add(1);
+        }
+        libc::if_freenameindex(head);
+    }
+    let sock = FlagSocket::new()?;
+    for i in &mut out {
+        i.up = sock
+            .flags(&i.name)
+            .map(|f| f & libc::IFF_UP != 0)
+            .unwrap_or(false);
+    }
+    out.sort_by_key(|i| i.index);
+    Ok(out)
+}
+
+/// True while an interface of that name exists in this namespace.
+pub fn exists(name: &str) -> bool {
+    let Ok(c) = std::ffi::CString::new(name) else {
+        return false;
+    };
+    // SAFETY: a valid NUL-terminated string.
+    unsafe { libc::if_nametoindex(c.as_ptr()) != 0 }
+}
+
+/// A datagram socket used only for `SIOCGIFFLAGS`.
+struct FlagSocket(libc::c_int);
+
+impl FlagSocket {
+    fn new() -> io::Result<Self> {
+        // SAFETY: plain socket(2); the fd is owned and closed in Drop.
+        let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Self(fd))
+    }
+
+    fn flags(&self, name: &str) -> io::Result<libc::c_int> {
+        let bytes = name.as_bytes();
+        // SAFETY: ifreq is plain data; the name is copied with room for NUL.
+        let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+        if bytes.len() >= req.ifr_name.len() {
+            return Err(io::Error::from(io::ErrorKind::InvalidInput));
+        }
+        for (d, s) in req.ifr_name.iter_mut().zip(bytes) {
+            *d = *s as libc::c_char;
+        }
+        // SAFETY: SIOCGIFFLAGS reads ifr_name and writes ifr_flags.
+        let rc = unsafe { libc::ioctl(self.0, libc::SIOCGIFFLAGS, &mut req) };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: the kernel filled the flags member of the union.
+        Ok(unsafe { req.ifr_ifru.ifru_flags } as libc::c_int)
+    }
+}
+
+impl Drop for FlagSocket {
+    fn drop(&mut self) {
+        // SAFETY: we own this fd.
+        unsafe { libc::close(self.0) };
+    }
+}
+
+/// The Calico pattern that excludes `name`, if any.
+pub fn calico_exclusion(name: &str) -> Option<&'static str> {
+    thread_local! {
+        static RES: Vec<Regex> = CALICO_EXCLUDES
+            .iter()
+            .map(|p| Regex::new(p).expect("static pattern"))
+            .collect();
+    }
+    RES.with(|res| {
+        res.iter()
+            .position(|r| r.is_match(name))
+            .map(|i| CALICO_EXCLUDES[i])
+    })
+}
+
+/// Chooses the capture list. With `requested` empty: every up interface that
+/// Calico does not exclude. Otherwise exactly the requested ones (deduplicated,
+/// in the given order), each of which must exist (`any` always does).
+pub fn select(all: &[Iface], requested: &[String]) -> Result<Selection, SelectError> {
+    let mut sel = Selection::default();
+    if requested.is_empty() {
+        for i in all {
+            if let Some(p) = calico_exclusion(&i.name) {
+                sel.skipped
+                    .push((i.name.clone(), format!("Calico excludes {p}")));
+            } else if !i.up {
+                sel.skipped.push((i.name.clone(), "down".into()));
+            } else {
+                sel.chosen.push(i.name.clone());
+            }
+        }
+        if sel.chosen.is_empty() {
+            return Err(SelectError::NoneLeft {
+                skipped: sel.skipped,
+            });
+        }
+        return Ok(sel);
+    }
+    for name in requested {
+        if sel.chosen.contains(name) {
+            continue;
+        }
+        if name != ANY && !all.iter().any(|i| &i.name == name) {
+            return Err(SelectError::Unknown {
+                name: name.clone(),
+                existing: all.iter().map(|i| i.name.clone()).collect(),
+            });
+        }
+        sel.chosen.push(name.clone());
+    }
+    Ok(sel)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn iface(name: &str, index: u32, up: bool) -> Iface {
+        Iface {
+            name: name.into(),
+            index,
+            up,
+        }
+    }
+
+    fn node() -> Vec<Iface> {
+        vec![
+            iface("lo", 1, true),
+            iface("ens32", 2, true),
+            iface("ens33", 3, true),
+            iface("tunl0", 4, true),
+            iface("cali1234567890a", 5, true),
+            iface("vxlan.calico", 6, true),
+            iface("eth9", 7, false),
+            iface("br0", 8, true),
+            iface("local-br", 9, true),
+            iface("ibmveth0", 10, true),
+        ]
+    }
+
+    #[test]
+    fn default_choice_follows_calico_list() {
+        let sel = select(&node(), &[]).unwrap();
+        assert_eq!(sel.chosen, ["ens32", "ens33", "br0", "ibmveth0"]);
+        let why = |n: &str| {
+            sel.skipped
+                .iter()
+                .find(|(s, _)| s == n)
+                .map(|(_, w)| w.clone())
+        };
+        assert_eq!(why("lo").unwrap(), "Calico excludes ^lo");
+        assert_eq!(why("local-br").unwrap(), "Calico excludes ^lo");
+        assert_eq!(why("tunl0").unwrap(), "Calico excludes ^tunl.*");
+        assert_eq!(
+            why("vxlan.calico").unwrap(),
+            "Calico excludes ^vxlan\\.calico.*"
+        );
+        assert_eq!(why("eth9").unwrap(), "down");
+    }
+
+    #[test]
+    fn explicit_list_is_honoured_and_checked() {
+        let req = vec![
+            "tunl0".to_string(),
+            "ens33".into(),
+            "tunl0".into(),
+            "any".into(),
+        ];
+        assert_eq!(
+            select(&node(), &req).unwrap().chosen,
+            ["tunl0", "ens33", "any"]
+        );
+        match select(&node(), &["nope".to_string()]) {
+            Err(SelectError::Unknown { name, existing }) => {
+                assert_eq!(name, "nope");
+                assert!(existing.contains(&"ens32".to_string()));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn nothing_left_is_an_error() {
+        let only = vec![iface("lo", 1, true), iface("eth0", 2, false)];
+        let e = select(&only, &[]).unwrap_err();
+        assert!(e.to_string().contains("lo (Calico excludes ^lo)"), "{e}");
+        assert!(e.to_string().contains("eth0 (down)"), "{e}");
+    }
+
+    #[test]
+    fn listing_this_namespace_finds_loopback() {
+        let all = list().unwrap();
+        assert!(all.iter().any(|i| i.name == "lo"));
+        assert!(exists("lo"));
+        assert!(!exists("no-such-if0"));
+    }
+}

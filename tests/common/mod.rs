@@ -1,0 +1,78 @@
+//! Helpers shared by the integration tests: run the binary, parse its JSON.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_tuntrace")
+}
+
+/// `tests/data/NAME`: public captures copied with their licences (see MANIFEST.md there).
+pub fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
+}
+
+/// Runs `tuntrace ARGS...` and returns its output.
+pub fn run(args: &[&str]) -> Output {
+    Command::new(bin())
+        .args(args)
+        .output()
+        .expect("run the tuntrace binary")
+}
+
+/// Runs `tuntrace read FILES... --format json EXTRA...`; asserts the exit code.
+pub fn read_json(files: &[&Path], extra: &[&str], expect_code: i32) -> Value {
+    let mut cmd = Command::new(bin());
+    cmd.arg("read").args(files).args(["--format", "json"]).args(extra);
+    let out = cmd.output().expect("run tuntrace read");
+    assert_eq!(
+        out.status.code(),
+        Some(expect_code),
+        "exit code; stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+/// The link object named `iface`.
+pub fn link<'a>(report: &'a Value, iface: &str) -> &'a Value {
+    report["links"]
+        .as_array()
+        .expect("links array")
+        .iter()
+        .find(|l| l["interface"] == iface)
+        .unwrap_or_else(|| panic!("no link {iface} in {report:#}"))
+}
+
+/// The tunnel row on `link` with this encap and outer pair.
+pub fn tunnel<'a>(link: &'a Value, encap: &str, src: &str, dst: &str) -> &'a Value {
+    link["tunnels"]
+        .as_array()
+        .expect("tunnels array")
+        .iter()
+        .find(|t| t["encap"] == encap && t["outer_src"] == src && t["outer_dst"] == dst)
+        .unwrap_or_else(|| panic!("no {encap} {src} -> {dst} tunnel in {link:#}"))
+}
+
+/// Packets of the inner pair `src → dst` in `tunnel`, 0 when absent.
+pub fn inner_packets(tunnel: &Value, src: &str, dst: &str) -> u64 {
+    tunnel["inner"]
+        .as_array()
+        .expect("inner array")
+        .iter()
+        .find(|p| p["src"] == src && p["dst"] == dst)
+        .map(|p| p["packets"].as_u64().expect("packets"))
+        .unwrap_or(0)
+}
+
+pub fn u(v: &Value) -> u64 {
+    v.as_u64().unwrap_or_else(|| panic!("not a u64: {v}"))
+}
