@@ -9,7 +9,9 @@
 #   - tcpdump -i ens33 -w FILE 'ip proto 4'   (tcpdump's defaults)
 # and prints: sender count, tuntrace count + drops, tcpdump count + drops.
 # Target: tuntrace counts exactly what the sender sent, with 0 kernel drops.
-# TCPDUMP=0 leaves tcpdump out (the sender then gets more of the 2 cores).
+# TCPDUMP=0 leaves tcpdump out (the sender then gets more of the 2 cores);
+# WRITE=1 adds `--write` to tuntrace (full snaplen, one pcapng copy per packet);
+# EXTRA="--snaplen 256" passes more flags to tuntrace.
 set -euo pipefail
 SECONDS_FLOOD=${1:-5}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -107,7 +109,11 @@ wait_for() { # file text
     echo "live_flood.sh: no '$2' in $1:" >&2; cat "$1" >&2; exit 1
 }
 
-ip netns exec "$P-vms71" "$TT" live -i ens33 --format json >"$WORK/tt.json" 2>"$WORK/tt.err" &
+TT_ARGS=(live -i ens33 --format json)
+[ "${WRITE:-0}" = 1 ] && TT_ARGS+=(--write "$WORK/tt.pcapng")
+# shellcheck disable=SC2206
+TT_ARGS+=(${EXTRA:-})
+ip netns exec "$P-vms71" "$TT" "${TT_ARGS[@]}" >"$WORK/tt.json" 2>"$WORK/tt.err" &
 TT_PID=$!; PIDS+=($TT_PID)
 TD_PID=
 if [ "${TCPDUMP:-1}" != 0 ]; then
@@ -125,7 +131,7 @@ if [ -n "$TD_PID" ]; then kill -INT "$TD_PID"; wait "$TD_PID" || true; fi
 kill -TERM $TT_PID; wait $TT_PID || true
 touch "$WORK/td.err"
 
-python3 - "$WORK/tt.json" "$WORK/td.err" "$SENT" "$FAILED" "$ELAPSED" "$TT_TICKS" "$(getconf CLK_TCK)" <<'PY'
+python3 - "$WORK/tt.json" "$WORK/td.err" "$SENT" "$FAILED" "$ELAPSED" "$TT_TICKS" "$(getconf CLK_TCK)" "${TT_ARGS[@]}" <<'PY'
 import json, re, sys
 tt = json.load(open(sys.argv[1]))
 link = next(l for l in tt["links"] if l["interface"] == "ens33")
@@ -135,7 +141,7 @@ num = lambda pat: int(re.search(r"(\d+) " + pat, td).group(1)) if re.search(r"(\
 sent, failed, secs = int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
 cpu = int(sys.argv[6]) / int(sys.argv[7])
 print(f"sender (C, raw IPIP, vms71): {sent} packets in {secs:.2f} s = {sent / secs / 1000:.0f} k pkt/s ({failed} sendto failures)")
-print(f"tuntrace live -i ens33:     {link['packets']} packets, {link['tunnelled']} tunnelled; "
+print(f"tuntrace {' '.join(sys.argv[8:])}: {link['packets']} packets, {link['tunnelled']} tunnelled; "
       f"kernel: received {cap.get('received')}, dropped by kernel {cap.get('dropped_by_kernel')}, "
       f"by interface {cap.get('dropped_by_interface')}; {cpu:.2f} s CPU")
 if td:

@@ -51,14 +51,28 @@ fn main() {
         .output()
         .expect("run tuntrace");
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json report");
-    assert_eq!(report["packets"]["total"].as_u64(), Some(packets), "total packets");
-    assert_eq!(report["packets"]["tunnelled"].as_u64(), Some(ipip), "IPIP packets");
+    assert_eq!(
+        report["packets"]["total"].as_u64(),
+        Some(packets),
+        "total packets"
+    );
+    assert_eq!(
+        report["packets"]["tunnelled"].as_u64(),
+        Some(ipip),
+        "IPIP packets"
+    );
 
     let mut rows = Vec::new();
     for (name, argv) in [
         ("cat FILE (floor)", vec!["cat", f]),
-        ("tuntrace read --format json", vec![tuntrace, "read", f, "--format", "json"]),
-        ("tcpdump -r -w /dev/null 'ip proto 4'", vec!["tcpdump", "-r", f, "-w", "/dev/null", "ip proto 4"]),
+        (
+            "tuntrace read --format json",
+            vec![tuntrace, "read", f, "--format", "json"],
+        ),
+        (
+            "tcpdump -r -w /dev/null 'ip proto 4'",
+            vec!["tcpdump", "-r", f, "-w", "/dev/null", "ip proto 4"],
+        ),
     ] {
         let mut best: Option<(Duration, u64)> = None;
         for _ in 0..runs {
@@ -70,7 +84,11 @@ fn main() {
             });
         }
         let (t, rss) = best.expect("at least one run");
-        println!("{name:<40} best of {runs}: {:>7.3} s  peak RSS {:>6.1} MiB", t.as_secs_f64(), rss as f64 / 1024.0);
+        println!(
+            "{name:<40} best of {runs}: {:>7.3} s  peak RSS {:>6.1} MiB",
+            t.as_secs_f64(),
+            rss as f64 / 1024.0
+        );
         rows.push(t);
     }
     let ratio = rows[1].as_secs_f64() / rows[2].as_secs_f64();
@@ -102,8 +120,14 @@ fn generate(path: &PathBuf, packets: u64) -> u64 {
     eprintln!("generating {} ({packets} packets)…", path.display());
     let tmp = path.with_extension("tmp");
     let out = BufWriter::with_capacity(4 << 20, File::create(&tmp).expect("create capture"));
-    let mut w = PcapWriter::new(out, LinkType::ETHERNET, 262_144, Endian::Little, TsResolution::Micro)
-        .expect("pcap header");
+    let mut w = PcapWriter::new(
+        out,
+        LinkType::ETHERNET,
+        262_144,
+        Endian::Little,
+        TsResolution::Micro,
+    )
+    .expect("pcap header");
     let mut rng = Lcg(0x2545_f491_4f6c_dd1d);
     let mut frame = Vec::with_capacity(2048);
     let mut ts_ns = 1_764_000_000_000_000_000u64;
@@ -130,7 +154,8 @@ fn generate(path: &PathBuf, packets: u64) -> u64 {
             frame = synth::ethernet([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2], 0x0800, &ip);
         }
         ts_ns += 10_000;
-        w.write_packet(ts_ns, frame.len() as u32, &frame).expect("write packet");
+        w.write_packet(ts_ns, frame.len() as u32, &frame)
+            .expect("write packet");
     }
     w.finish().expect("flush capture");
     std::fs::rename(&tmp, path).expect("rename capture");
@@ -147,7 +172,11 @@ fn count_ipip(packets: u64) -> u64 {
         let _len = rng.below(7);
         if rng.below(10) < 7 {
             ipip += 1;
-            let _ = (rng.below(4), rng.below(PODS_PER_NODE), rng.below(PODS_PER_NODE));
+            let _ = (
+                rng.below(4),
+                rng.below(PODS_PER_NODE),
+                rng.below(PODS_PER_NODE),
+            );
         }
     }
     ipip
@@ -163,7 +192,10 @@ fn pod_ip(n: u32, p: u32) -> Ipv4Addr {
 }
 
 fn env_num(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 /// A 64-bit LCG: deterministic and cheap, enough for traffic mixes.
@@ -171,7 +203,10 @@ struct Lcg(u64);
 
 impl Lcg {
     fn below(&mut self, n: u32) -> u32 {
-        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         ((self.0 >> 33) % u64::from(n)) as u32
     }
 }

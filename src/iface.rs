@@ -59,7 +59,10 @@ impl IfaceTable {
                 None => format!("ifindex {ifindex}"),
             };
         }
-        self.names.get(id.0 as usize).cloned().unwrap_or_else(|| format!("if{}", id.0))
+        self.names
+            .get(id.0 as usize)
+            .cloned()
+            .unwrap_or_else(|| format!("if{}", id.0))
     }
 
     /// Every interned id, in interning order.

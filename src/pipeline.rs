@@ -131,7 +131,11 @@ impl Emitter {
     }
 }
 
-fn count_batches(table: &mut FlowTable, full: &Receiver<Vec<Event>>, empty: &SyncSender<Vec<Event>>) {
+fn count_batches(
+    table: &mut FlowTable,
+    full: &Receiver<Vec<Event>>,
+    empty: &SyncSender<Vec<Event>>,
+) {
     while let Ok(mut batch) = full.recv() {
         for ev in &batch {
             table.ingest(ev.iface, ev.ts_ns, ev.wire_len, &ev.decoded);

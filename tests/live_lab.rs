@@ -601,3 +601,61 @@ fn all_traffic_on_tunl0_and_ens33_writes_both_link_types() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Outer IPv4 fragments: the default filter keeps later fragments (no ports,
+/// no inner header) so whole trains are counted on the tunnel.
+#[test]
+fn outer_fragments_are_all_counted() {
+    if !can_run("outer_fragments") {
+        return;
+    }
+    let lab = Lab::new(Underlay::Net30, Mode::RawOnly);
+    let t = lab.tuntrace(
+        "vms71",
+        &[
+            "live",
+            "--format",
+            "json",
+            "--count",
+            "12",
+            "--duration",
+            "20s",
+        ],
+    );
+    // 3000-byte ICMP payload: 3028-byte inner packet, 3 outer fragments at MTU 1500.
+    let script = lab::script("ipip_send.py");
+    lab.exec(
+        "vms71",
+        &[
+            "python3",
+            &script,
+            "192.168.30.72",
+            POD1,
+            POD2,
+            "4",
+            "--size",
+            "3000",
+            "--fragment",
+        ],
+    );
+    let j = t.finish(Duration::from_secs(25)).json();
+    let link = &j["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["interface"] == "ens33")
+        .unwrap()
+        .clone();
+    let tun = &link["tunnels"][0];
+    assert_eq!(
+        (tun["encap"].as_str(), tun["packets"].as_u64()),
+        (Some("ipip"), Some(12)),
+        "{tun}"
+    );
+    assert_eq!(tun["fragments"], 12, "{tun}");
+    assert_eq!(
+        tun["no_inner"], 8,
+        "later fragments carry no inner header: {tun}"
+    );
+    assert_eq!(tun["inner"][0]["packets"], 4, "{tun}");
+}

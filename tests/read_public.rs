@@ -18,7 +18,11 @@ fn ipip_zeek_4in4_names_outer_and_inner_pair() {
 
 #[test]
 fn ipip_both_directions_are_separate_rows() {
-    let r = read_json(&[&data("suricata-verify-bug-7725-01-ip_in_ip.pcap")], &[], 0);
+    let r = read_json(
+        &[&data("suricata-verify-bug-7725-01-ip_in_ip.pcap")],
+        &[],
+        0,
+    );
     let l = link(&r, "suricata-verify-bug-7725-01-ip_in_ip");
     assert_eq!(l["tunnels"].as_array().unwrap().len(), 2);
     let a = tunnel(l, "ipip", "10.0.0.94", "10.1.0.237");
@@ -33,9 +37,18 @@ fn ipip_under_vlan_tags_with_four_outer_pairs() {
     let r = read_json(&[&data("deepflow-ipip.pcap")], &[], 0);
     assert_eq!(u(&r["packets"]["tunnelled"]), 5);
     let l = link(&r, "deepflow-ipip");
-    assert_eq!(u(&tunnel(l, "ipip", "10.162.33.164", "10.162.42.85")["packets"]), 2);
-    assert_eq!(u(&tunnel(l, "ipip", "10.162.42.93", "10.162.33.164")["packets"]), 1);
-    assert_eq!(u(&tunnel(l, "ipip", "10.162.33.164", "10.162.42.93")["packets"]), 1);
+    assert_eq!(
+        u(&tunnel(l, "ipip", "10.162.33.164", "10.162.42.85")["packets"]),
+        2
+    );
+    assert_eq!(
+        u(&tunnel(l, "ipip", "10.162.42.93", "10.162.33.164")["packets"]),
+        1
+    );
+    assert_eq!(
+        u(&tunnel(l, "ipip", "10.162.33.164", "10.162.42.93")["packets"]),
+        1
+    );
     let icmp = tunnel(l, "ipip", "10.162.12.112", "10.162.45.139");
     assert_eq!(inner_packets(icmp, "10.162.12.112", "117.169.70.33"), 1);
 }
@@ -53,7 +66,9 @@ fn ip4in6_and_its_negative_case() {
 
     // Inner version nibble 5: a 4in6 tunnel whose inner header must not be decoded.
     let r = read_json(
-        &[&data("suricata-verify-bug-7964-01-wrong-version-ipv4-ipv6.pcap")],
+        &[&data(
+            "suricata-verify-bug-7964-01-wrong-version-ipv4-ipv6.pcap",
+        )],
         &[],
         0,
     );
@@ -75,7 +90,10 @@ fn bulk_4in6_counts_per_direction() {
     let ab = u(&tunnel(l, "ip4in6", a, b)["packets"]);
     let ba = u(&tunnel(l, "ip4in6", b, a)["packets"]);
     assert_eq!(ab + ba, 20000);
-    assert!([ab, ba].contains(&9985) && [ab, ba].contains(&10015), "{ab} {ba}");
+    assert!(
+        [ab, ba].contains(&9985) && [ab, ba].contains(&10015),
+        "{ab} {ba}"
+    );
 }
 
 #[test]
@@ -87,7 +105,12 @@ fn ip6in4_and_nested_6in6() {
     assert_eq!(a + b, 10);
 
     let r = read_json(&[&data("zeek-6in6in6.pcap")], &[], 0);
-    let t = tunnel(link(&r, "zeek-6in6in6"), "ip6in6", "feed::beef", "feed::cafe");
+    let t = tunnel(
+        link(&r, "zeek-6in6in6"),
+        "ip6in6",
+        "feed::beef",
+        "feed::cafe",
+    );
     assert_eq!(inner_packets(t, "dead::beef", "cafe::babe"), 1);
     assert_eq!(u(&t["max_depth"]), 2);
 }
@@ -117,7 +140,12 @@ fn vxlan_on_4789_and_flannel_8472_by_default() {
 #[test]
 fn vxlan_triple_nest_reports_outermost_and_innermost() {
     let r = read_json(&[&data("zeek-vxlan-triple-v2.pcap")], &[], 0);
-    let t = tunnel(link(&r, "zeek-vxlan-triple-v2"), "vxlan", "1.1.1.1", "1.1.1.9");
+    let t = tunnel(
+        link(&r, "zeek-vxlan-triple-v2"),
+        "vxlan",
+        "1.1.1.1",
+        "1.1.1.9",
+    );
     assert_eq!(inner_packets(t, "4.4.4.4", "4.4.4.9"), 1);
     assert_eq!(u(&t["max_depth"]), 3);
 }
@@ -134,8 +162,12 @@ fn geneve_vnis_and_ipv6_payload() {
         .map(|t| u(&t["packets"]))
         .sum();
     assert_eq!(total, 39);
-    let vnis: std::collections::BTreeSet<u64> =
-        l["tunnels"].as_array().unwrap().iter().map(|t| u(&t["vni"])).collect();
+    let vnis: std::collections::BTreeSet<u64> = l["tunnels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| u(&t["vni"]))
+        .collect();
     assert_eq!(vnis, [0xa, 0xb].into_iter().collect());
 
     let r = read_json(&[&data("zeek-geneve-ipv6.pcap")], &[], 0);
@@ -234,7 +266,13 @@ fn every_public_capture_reads_without_failure() {
         }
         n += 1;
         let out = common::run(&["read", path.to_str().unwrap(), "--format", "json"]);
-        assert_eq!(out.status.code(), Some(0), "{}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}: {}",
+            path.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
         let _: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     }
     assert_eq!(n, 37);

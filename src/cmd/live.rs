@@ -221,38 +221,15 @@ async fn capture(args: &LiveArgs, st: Settings) -> u8 {
     }
     let writer = match &args.write {
         None => None,
-        Some(path) => {
-            let nics: Vec<_> = handles
-                .iter()
-                .map(|h| (h.name.clone(), h.linktype, st.capture.snaplen))
-                .collect();
-            match FileWriter::start(path, &nics) {
-                Ok(w) => Some(w),
-                Err(e) => {
-                    super::error(format!("cannot write {}: {e}", path.display()));
-                    return exit::USAGE;
-                }
-            }
-        }
+        Some(path) => match start_writer(path, &handles, st.capture.snaplen) {
+            Ok(w) => Some(w),
+            Err(code) => return code,
+        },
     };
     let control = Arc::new(Control::new(args.count));
     let (tx, mut rx) = unbounded_channel();
     let limits = super::limits(&args.decode);
     let cfg = super::decode_config(&args.decode);
-    let filters: Vec<&str> = handles
-        .iter()
-        .map(|h| {
-            if h.filter.is_some() {
-                "tunnels"
-            } else {
-                "none"
-            }
-        })
-        .collect();
-    let what = match &st.capture.filter {
-        FilterChoice::User(f) => format!("filter {f:?}"),
-        _ => format!("filter: {}", filters.first().copied().unwrap_or("none")),
-    };
     for (i, handle) in handles.into_iter().enumerate() {
         let w = Worker {
             index: i,
@@ -268,11 +245,20 @@ async fn capture(args: &LiveArgs, st: Settings) -> u8 {
     drop(tx);
     let start = Instant::now();
     let start_ns = now_ns();
+    let what = match &st.capture.filter {
+        FilterChoice::Tunnels { .. } => "tunnel traffic".to_string(),
+        FilterChoice::User(f) => format!("filter {f:?}"),
+        FilterChoice::All => "all traffic".to_string(),
+    };
     eprintln!(
-        "tuntrace: capturing on {} (snaplen {}, buffer {} MiB, {what})",
+        "tuntrace: capturing on {} ({what}, snaplen {}, buffer {} MiB{})",
         names.join(", "),
         st.capture.snaplen,
-        args.buffer_mib
+        args.buffer_mib,
+        match &args.write {
+            Some(p) => format!(", writing {}", p.display()),
+            None => String::new(),
+        }
     );
     let mut col = Collector::new(names.len(), limits, start_ns);
     let mut out = Output {
@@ -328,6 +314,22 @@ async fn capture(args: &LiveArgs, st: Settings) -> u8 {
     }
     let report = final_report(&col, &ifaces, &names);
     out.finish(&report)
+}
+
+/// Creates the `--write` file with one interface block per NIC.
+fn start_writer(
+    path: &std::path::Path,
+    handles: &[Handle],
+    snaplen: u32,
+) -> Result<FileWriter, u8> {
+    let nics: Vec<_> = handles
+        .iter()
+        .map(|h| (h.name.clone(), h.linktype, snaplen))
+        .collect();
+    FileWriter::start(path, &nics).map_err(|e| {
+        super::error(format!("cannot write {}: {e}", path.display()));
+        exit::USAGE
+    })
 }
 
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {

@@ -34,7 +34,10 @@ pub fn run(args: &ReadArgs) -> u8 {
         ));
         return exit::USAGE;
     }
-    let mut pipeline = Pipeline::new(super::decode_config(&args.decode), super::limits(&args.decode));
+    let mut pipeline = Pipeline::new(
+        super::decode_config(&args.decode),
+        super::limits(&args.decode),
+    );
     let mut sources = Vec::new();
     let mut code = exit::OK;
     let mut any_read = false;
@@ -42,14 +45,16 @@ pub fn run(args: &ReadArgs) -> u8 {
     for (i, path) in args.files.iter().enumerate() {
         let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
         let opts = FileOptions {
-            classic_iface: args.iface.get(if args.iface.len() == 1 { 0 } else { i }).cloned(),
+            classic_iface: args
+                .iface
+                .get(if args.iface.len() == 1 { 0 } else { i })
+                .cloned(),
             progress: terminal && size >= PROGRESS_MIN_BYTES,
         };
         let before = pipeline.table.total;
         let ifaces = &mut ifaces;
-        let result = pipeline.run_split(|emitter| {
-            read_file(path, &opts, ifaces, |frame| emitter.emit(frame))
-        });
+        let result = pipeline
+            .run_split(|emitter| read_file(path, &opts, ifaces, |frame| emitter.emit(frame)));
         let packets = pipeline.table.total - before;
         let mut info = SourceInfo {
             name: path.display().to_string(),
@@ -77,7 +82,8 @@ pub fn run(args: &ReadArgs) -> u8 {
     let report = build_report(&pipeline.table, &ifaces, &pipeline.shadowed, sources);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    let written = render::render(&report, args.format, args.decode.top, &mut out).and_then(|_| out.flush());
+    let written =
+        render::render(&report, args.format, args.decode.top, &mut out).and_then(|_| out.flush());
     if let Err(e) = written {
         if e.kind() != std::io::ErrorKind::BrokenPipe {
             super::error(format!("writing the report: {e}"));

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use rustc_hash::FxHashMap;
 
-use crate::decode::{Decoded, DecodeError, Fragment, Kind, Tunnel};
+use crate::decode::{DecodeError, Decoded, Fragment, Kind, Tunnel};
 use crate::iface::IfaceId;
 
 use super::key::{PairKey, TunnelKey};
@@ -244,7 +244,10 @@ impl FlowTable {
 
     /// Totals of one interface, if it has any.
     pub fn link(&self, iface: IfaceId) -> Option<&LinkTotals> {
-        self.links.iter().find(|(id, _)| *id == iface).map(|(_, l)| l)
+        self.links
+            .iter()
+            .find(|(id, _)| *id == iface)
+            .map(|(_, l)| l)
     }
 
     /// Empties the counters, keeping the limits (for interval reports).

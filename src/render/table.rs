@@ -78,7 +78,13 @@ fn render_link(link: &Link, top: usize, out: &mut dyn Write) -> io::Result<()> {
     if !link.tunnels.is_empty() {
         let rows: Vec<[String; 7]> = link.tunnels.iter().map(tunnel_cells).collect();
         let head = [
-            "ENCAP", "OUTER SRC", "OUTER DST", "VNI/KEY", "PACKETS", "BYTES", "FRAGS",
+            "ENCAP",
+            "OUTER SRC",
+            "OUTER DST",
+            "VNI/KEY",
+            "PACKETS",
+            "BYTES",
+            "FRAGS",
         ];
         let mut w = head.map(str::len);
         for r in &rows {
@@ -129,7 +135,11 @@ fn render_link(link: &Link, top: usize, out: &mut dyn Write) -> io::Result<()> {
                 )?;
             }
             if let Some(o) = &t.inner_other {
-                writeln!(out, "      other inner pairs (over the limit): {} pkts", o.packets)?;
+                writeln!(
+                    out,
+                    "      other inner pairs (over the limit): {} pkts",
+                    o.packets
+                )?;
             }
             if t.no_inner > 0 {
                 writeln!(out, "      no inner pair readable: {} pkts", t.no_inner)?;
@@ -174,7 +184,12 @@ pub fn verdict(link: &Link) -> String {
         .map(|t| {
             let pods = match t.inner.first() {
                 Some(p) if t.inner.len() == 1 => format!(", pods {} → {}", p.src, p.dst),
-                Some(p) => format!(", pods {} → {} and {} more pairs", p.src, p.dst, t.inner.len() - 1),
+                Some(p) => format!(
+                    ", pods {} → {} and {} more pairs",
+                    p.src,
+                    p.dst,
+                    t.inner.len() - 1
+                ),
                 None => String::new(),
             };
             format!(

@@ -53,16 +53,25 @@ pub fn build_report(
                 o.bytes += t.other_tunnels.bytes;
             }
         }
-        let mut rows: Vec<(&TunnelKey, &TunnelStats)> =
-            table.tunnels.iter().filter(|(k, _)| k.iface == id).collect();
-        rows.sort_by(|a, b| b.1.counts.packets.cmp(&a.1.counts.packets).then(a.0.cmp(b.0)));
-        link.tunnels.extend(rows.into_iter().map(|(k, s)| tunnel_row(k, s)));
+        let mut rows: Vec<(&TunnelKey, &TunnelStats)> = table
+            .tunnels
+            .iter()
+            .filter(|(k, _)| k.iface == id)
+            .collect();
+        rows.sort_by(|a, b| {
+            b.1.counts
+                .packets
+                .cmp(&a.1.counts.packets)
+                .then(a.0.cmp(b.0))
+        });
+        link.tunnels
+            .extend(rows.into_iter().map(|(k, s)| tunnel_row(k, s)));
     }
     for link in &mut links {
         link.tunnels.sort_by(|a, b| {
-            b.packets
-                .cmp(&a.packets)
-                .then_with(|| (a.encap, a.outer_src, a.outer_dst).cmp(&(b.encap, b.outer_src, b.outer_dst)))
+            b.packets.cmp(&a.packets).then_with(|| {
+                (a.encap, a.outer_src, a.outer_dst).cmp(&(b.encap, b.outer_src, b.outer_dst))
+            })
         });
     }
     let multi_interface = multi_interface(&links);
@@ -111,7 +120,11 @@ fn tunnel_row(k: &TunnelKey, s: &TunnelStats) -> TunnelRow {
             bytes: c.bytes,
         })
         .collect();
-    inner.sort_by(|a, b| b.packets.cmp(&a.packets).then((a.src, a.dst).cmp(&(b.src, b.dst))));
+    inner.sort_by(|a, b| {
+        b.packets
+            .cmp(&a.packets)
+            .then((a.src, a.dst).cmp(&(b.src, b.dst)))
+    });
     TunnelRow {
         encap: k.encap.as_str(),
         outer_src: k.outer_src,
@@ -140,7 +153,12 @@ fn count_row(c: &Counts) -> Option<CountRow> {
 
 /// Tunnels whose (encap, outer pair, VNI) appears on more than one link.
 fn multi_interface(links: &[Link]) -> Vec<MultiInterface> {
-    type Key = (&'static str, std::net::IpAddr, std::net::IpAddr, Option<u32>);
+    type Key = (
+        &'static str,
+        std::net::IpAddr,
+        std::net::IpAddr,
+        Option<u32>,
+    );
     let mut seen: BTreeMap<Key, Vec<IfaceCount>> = BTreeMap::new();
     for link in links {
         for t in &link.tunnels {
@@ -154,13 +172,15 @@ fn multi_interface(links: &[Link]) -> Vec<MultiInterface> {
     }
     seen.into_iter()
         .filter(|(_, v)| v.len() > 1)
-        .map(|((encap, outer_src, outer_dst, vni), interfaces)| MultiInterface {
-            encap,
-            outer_src,
-            outer_dst,
-            vni,
-            interfaces,
-        })
+        .map(
+            |((encap, outer_src, outer_dst, vni), interfaces)| MultiInterface {
+                encap,
+                outer_src,
+                outer_dst,
+                vni,
+                interfaces,
+            },
+        )
         .collect()
 }
 

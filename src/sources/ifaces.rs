@@ -2,38 +2,16 @@
 //!
 //! Every NIC of the lab (and of many VMs) is virtual, so "physical" cannot be
 //! told from sysfs; like Calico we choose by name, with its v3.25+ default
-//! exclusion list, and keep only interfaces that are administratively up
-//! (`IFF_UP`: a veth's operstate may read DOWN for a moment after `up`).
+//! exclusion list (`calico::autodetect::DEFAULT_EXCLUDES`), and keep only
+//! interfaces that are administratively up (`IFF_UP`: a veth's operstate may
+//! read DOWN for a moment after `up`).
 //! Listing uses `if_nameindex` + `SIOCGIFFLAGS`, which see the calling
 //! thread's network namespace (sysfs may not, after an in-process `setns`).
 
 use std::ffi::CStr;
 use std::io;
 
-use regex::Regex;
-
-/// Calico's default interface exclusions (v3.25+, anchored).
-pub const CALICO_EXCLUDES: &[&str] = &[
-    "^docker.*",
-    "^cbr.*",
-    "^dummy.*",
-    "^podman.*",
-    "^virbr.*",
-    "^lxcbr.*",
-    "^veth.*",
-    "^lo",
-    "^br-.*",
-    "^cali.*",
-    "^tunl.*",
-    "^flannel.*",
-    "^kube-ipvs.*",
-    "^cni.*",
-    "^vxlan\\.calico.*",
-    "^vxlan-v6\\.calico.*",
-    "^wireguard\\.cali.*",
-    "^wg-v6\\.cali.*",
-    "^nodelocaldns.*",
-];
+use crate::calico::autodetect::default_exclusion;
 
 /// libpcap's pseudo-device capturing on every interface at once.
 pub const ANY: &str = "any";
@@ -176,21 +154,6 @@ impl Drop for FlagSocket {
     }
 }
 
-/// The Calico pattern that excludes `name`, if any.
-pub fn calico_exclusion(name: &str) -> Option<&'static str> {
-    thread_local! {
-        static RES: Vec<Regex> = CALICO_EXCLUDES
-            .iter()
-            .map(|p| Regex::new(p).expect("static pattern"))
-            .collect();
-    }
-    RES.with(|res| {
-        res.iter()
-            .position(|r| r.is_match(name))
-            .map(|i| CALICO_EXCLUDES[i])
-    })
-}
-
 /// Chooses the capture list. With `requested` empty: every up interface that
 /// Calico does not exclude. Otherwise exactly the requested ones (deduplicated,
 /// in the given order), each of which must exist (`any` always does).
@@ -198,7 +161,7 @@ pub fn select(all: &[Iface], requested: &[String]) -> Result<Selection, SelectEr
     let mut sel = Selection::default();
     if requested.is_empty() {
         for i in all {
-            if let Some(p) = calico_exclusion(&i.name) {
+            if let Some(p) = default_exclusion(&i.name) {
                 sel.skipped
                     .push((i.name.clone(), format!("Calico excludes {p}")));
             } else if !i.up {

@@ -12,7 +12,9 @@ pub fn bin() -> &'static str {
 
 /// `tests/data/NAME`: public captures copied with their licences (see MANIFEST.md there).
 pub fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
 }
 
 /// Runs `tuntrace ARGS...` and returns its output.
@@ -26,7 +28,10 @@ pub fn run(args: &[&str]) -> Output {
 /// Runs `tuntrace read FILES... --format json EXTRA...`; asserts the exit code.
 pub fn read_json(files: &[&Path], extra: &[&str], expect_code: i32) -> Value {
     let mut cmd = Command::new(bin());
-    cmd.arg("read").args(files).args(["--format", "json"]).args(extra);
+    cmd.arg("read")
+        .args(files)
+        .args(["--format", "json"])
+        .args(extra);
     let out = cmd.output().expect("run tuntrace read");
     assert_eq!(
         out.status.code(),
@@ -75,4 +80,31 @@ pub fn inner_packets(tunnel: &Value, src: &str, dst: &str) -> u64 {
 
 pub fn u(v: &Value) -> u64 {
     v.as_u64().unwrap_or_else(|| panic!("not a u64: {v}"))
+}
+
+/// A fresh temporary directory for one test, removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static N: AtomicU32 = AtomicU32::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "tuntrace-test-{}-{}-{tag}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        TempDir(dir)
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }

@@ -45,6 +45,8 @@ def main() -> None:
     p.add_argument("--size", type=int, default=56, help="ICMP payload bytes")
     p.add_argument("--inject", metavar="IFACE")
     p.add_argument("--outer-src", help="outer source for --inject")
+    p.add_argument("--fragment", action="store_true",
+                   help="let the kernel fragment the outer packet (DF clear) when it exceeds the MTU")
     a = p.parse_args()
     inner = [ipv4(a.inner_src, a.inner_dst, 1, icmp_echo(i, a.size), i) for i in range(a.count)]
     if a.inject:
@@ -58,6 +60,8 @@ def main() -> None:
             s.send(f)
     else:
         s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_IPIP)
+        if a.fragment:
+            s.setsockopt(socket.IPPROTO_IP, 10, 0)  # IP_MTU_DISCOVER = IP_PMTUDISC_DONT
         dst = (a.outer_dst, 0)
         t0 = time.perf_counter()
         for pkt in inner:

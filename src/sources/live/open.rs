@@ -48,6 +48,8 @@ pub struct Handle {
     pub nanos: bool,
     /// The BPF actually installed, if any.
     pub filter: Option<String>,
+    /// Ring slots, at least (slots are sized by the snaplen at worst).
+    pub ring_slots: usize,
 }
 
 /// Why a NIC could not be captured on.
@@ -170,5 +172,6 @@ pub fn open(name: &str, cfg: &CaptureConfig) -> Result<Handle, OpenError> {
         linktype,
         nanos,
         filter,
+        ring_slots: buffer as usize / (snaplen as usize + 128),
     })
 }
