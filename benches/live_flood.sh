@@ -11,7 +11,8 @@
 # Target: tuntrace counts exactly what the sender sent, with 0 kernel drops.
 # TCPDUMP=0 leaves tcpdump out (the sender then gets more of the 2 cores);
 # WRITE=1 adds `--write` to tuntrace (full snaplen, one pcapng copy per packet);
-# EXTRA="--snaplen 256" passes more flags to tuntrace.
+# EXTRA="--snaplen 256" passes more flags to tuntrace; SENDERS=2 runs two
+# flood processes at once.
 set -euo pipefail
 SECONDS_FLOOD=${1:-5}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,7 +21,7 @@ command -v gcc >/dev/null || { echo "live_flood.sh: needs gcc" >&2; exit 2; }
 command -v tcpdump >/dev/null || { echo "live_flood.sh: needs tcpdump" >&2; exit 2; }
 
 cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml"
-TT="$ROOT/target/release/tuntrace"
+TT="${CARGO_TARGET_DIR:-$ROOT/target}/release/tuntrace"
 P="ttbench$$"
 WORK=$(mktemp -d)
 PIDS=()
@@ -123,7 +124,13 @@ if [ "${TCPDUMP:-1}" != 0 ]; then
 fi
 wait_for "$WORK/tt.err" "capturing on"
 
-read -r SENT FAILED ELAPSED < <(ip netns exec "$P-vms71" "$WORK/flood" 192.168.30.72 "$SECONDS_FLOOD")
+# SENDERS=N floods from N processes at once (default 1).
+for i in $(seq "${SENDERS:-1}"); do
+    ip netns exec "$P-vms71" "$WORK/flood" 192.168.30.72 "$SECONDS_FLOOD" >"$WORK/sent.$i" &
+done
+wait_senders() { for f in "$WORK"/sent.*; do while [ ! -s "$f" ]; do sleep 0.1; done; done; }
+wait_senders
+read -r SENT FAILED ELAPSED < <(awk '{s += $1; f += $2; if ($3 > t) t = $3} END {print s, f, t}' "$WORK"/sent.*)
 sleep 0.5
 # tuntrace's CPU time (user + system clock ticks) over the whole run.
 TT_TICKS=$(awk '{print $14 + $15}' "/proc/$TT_PID/stat")
@@ -140,7 +147,7 @@ td = open(sys.argv[2]).read()
 num = lambda pat: int(re.search(r"(\d+) " + pat, td).group(1)) if re.search(r"(\d+) " + pat, td) else -1
 sent, failed, secs = int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
 cpu = int(sys.argv[6]) / int(sys.argv[7])
-print(f"sender (C, raw IPIP, vms71): {sent} packets in {secs:.2f} s = {sent / secs / 1000:.0f} k pkt/s ({failed} sendto failures)")
+print(f"sender(s) (C, raw IPIP, vms71): {sent} packets in {secs:.2f} s = {sent / secs / 1000:.0f} k pkt/s ({failed} sendto failures)")
 print(f"tuntrace {' '.join(sys.argv[8:])}: {link['packets']} packets, {link['tunnelled']} tunnelled; "
       f"kernel: received {cap.get('received')}, dropped by kernel {cap.get('dropped_by_kernel')}, "
       f"by interface {cap.get('dropped_by_interface')}; {cpu:.2f} s CPU")

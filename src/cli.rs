@@ -13,7 +13,10 @@ Exit codes:
      interface that does not exist or cannot be captured on
   3  a capture file is damaged (everything before the damage is reported;
      stderr gives the byte offset)
-  4  audit: findings were reported";
+  4  audit: findings were reported
+  5  probe: the request left encapsulated but no reply came back
+  6  probe: the request was not seen on any captured interface
+  7  probe: the request left a NIC unencapsulated (plain ICMP to the pod)";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -35,6 +38,18 @@ pub enum Command {
     /// Capture on the node's NICs at once and report the same, live
     #[command(after_help = EXIT_CODES)]
     Live(LiveArgs),
+    /// Which interface and address Calico's IP_AUTODETECTION_METHOD picks here, and why
+    #[command(after_help = EXIT_CODES)]
+    Autodetect(AutodetectArgs),
+    /// Calico's tunnel routes (tunl0, vxlan.calico) and the NIC the kernel uses for each peer
+    #[command(after_help = EXIT_CODES)]
+    Routes(RoutesArgs),
+    /// Ping a pod and name the NIC, encapsulation and outer pair of the request and reply
+    #[command(after_help = EXIT_CODES)]
+    Probe(ProbeArgs),
+    /// Check a live capture or capture files against expectations; report findings
+    #[command(after_help = EXIT_CODES)]
+    Audit(AuditArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -120,4 +135,120 @@ pub struct LiveArgs {
     pub write: Option<PathBuf>,
     #[command(flatten)]
     pub decode: DecodeArgs,
+}
+
+/// Output of the diagnostic commands (no streaming form).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutFormat {
+    Table,
+    Json,
+}
+
+/// Where the host description comes from when not read from this machine.
+#[derive(Debug, Clone, Args)]
+pub struct HostArgs {
+    /// Evaluate a host described in a file instead of this one: `ip -j addr`
+    /// output as is, or tuntrace's own JSON (`{"ifaces": [{"name", "index", "addrs"}]}`)
+    #[arg(long, value_name = "FILE")]
+    pub host_file: Option<PathBuf>,
+    /// The Node's InternalIP, for kubernetes-internal-ip; repeatable, in status.addresses order
+    #[arg(long = "internal-ip", value_name = "IP")]
+    pub internal_ips: Vec<std::net::IpAddr>,
+    /// Address family: 4 (IP_AUTODETECTION_METHOD) or 6 (IP6_AUTODETECTION_METHOD)
+    #[arg(long, default_value_t = 4, value_parser = parse_family)]
+    pub family: u8,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AutodetectArgs {
+    /// The method, exactly as in IP_AUTODETECTION_METHOD (e.g. interface=ens33,eth0).
+    /// Without it: the pick of every method a user would likely try on this host
+    #[arg(value_name = "METHOD")]
+    pub method: Option<String>,
+    #[command(flatten)]
+    pub host: HostArgs,
+    #[arg(long, value_enum, default_value_t = OutFormat::Table)]
+    pub format: OutFormat,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RoutesArgs {
+    /// Tunnel device whose routes to list; repeatable (default: tunl0, vxlan.calico, vxlan-v6.calico)
+    #[arg(long = "dev", value_name = "NAME")]
+    pub devs: Vec<String>,
+    #[arg(long, value_enum, default_value_t = OutFormat::Table)]
+    pub format: OutFormat,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ProbeArgs {
+    /// The pod IP to ping (nothing else is ever sent to)
+    #[arg(value_name = "POD_IP")]
+    pub target: std::net::IpAddr,
+    /// Echo requests to send
+    #[arg(short = 'c', long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=100))]
+    pub count: u16,
+    /// How long to wait for the last reply (e.g. 2s, 500ms)
+    #[arg(long, default_value = "2s", value_name = "DURATION")]
+    pub timeout: String,
+    /// Interface to capture on; repeatable (default: like `live`)
+    #[arg(short = 'i', long = "interface", value_name = "IFACE")]
+    pub interfaces: Vec<String>,
+    #[arg(long, value_enum, default_value_t = OutFormat::Table)]
+    pub format: OutFormat,
+    #[command(flatten)]
+    pub decode: DecodeArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AuditArgs {
+    /// Audit these capture files instead of capturing live
+    #[arg(long = "read", value_name = "FILE", num_args = 1..)]
+    pub files: Vec<PathBuf>,
+    /// Interface label for classic pcap files (as `read --iface`)
+    #[arg(long = "iface", value_name = "NAME", requires = "files")]
+    pub iface: Vec<String>,
+    /// Live: capture this long (e.g. 10s)
+    #[arg(long, default_value = "10s", value_name = "DURATION")]
+    pub duration: String,
+    /// Live: interface to capture on; repeatable (default: like `live`)
+    #[arg(short = 'i', long = "interface", value_name = "IFACE")]
+    pub interfaces: Vec<String>,
+    /// Interfaces tunnel traffic may use; repeatable or comma-separated
+    #[arg(long = "expect-iface", value_name = "NAME", value_delimiter = ',')]
+    pub expect_iface: Vec<String>,
+    /// The IP_AUTODETECTION_METHOD in force: tunnels must use the interface and
+    /// address it picks here (or on --host-file)
+    #[arg(long, value_name = "METHOD")]
+    pub expect_method: Option<String>,
+    /// The underlay network tunnels must run over (outer addresses inside it); repeatable
+    #[arg(long = "expect-cidr", value_name = "CIDR")]
+    pub expect_cidr: Vec<ipnet::IpNet>,
+    /// The pod network (IP pool); repeatable. Needed by the pod-address checks
+    #[arg(long = "pod-cidr", value_name = "CIDR")]
+    pub pod_cidr: Vec<ipnet::IpNet>,
+    /// Node names and addresses: lines `NAME ADDR...`, or JSON `{"NAME": ["ADDR", ...]}`
+    #[arg(long, value_name = "FILE")]
+    pub nodes: Option<PathBuf>,
+    /// NIC MTU for the near-MTU check (live: each NIC's own MTU unless given)
+    #[arg(long, value_name = "BYTES")]
+    pub mtu: Option<u32>,
+    /// An outer packet this close to the MTU (bytes) counts as near it
+    #[arg(long, default_value_t = 8, value_name = "BYTES")]
+    pub mtu_margin: u32,
+    #[command(flatten)]
+    pub host: HostArgs,
+    #[arg(long, value_enum, default_value_t = OutFormat::Table)]
+    pub format: OutFormat,
+    #[command(flatten)]
+    pub decode: DecodeArgs,
+}
+
+/// `--family`: 4 or 6.
+fn parse_family(s: &str) -> Result<u8, String> {
+    match s {
+        "4" => Ok(4),
+        "6" => Ok(6),
+        _ => Err("give 4 or 6".into()),
+    }
 }

@@ -10,3 +10,9 @@ pub const USAGE: u8 = 2;
 pub const DAMAGED: u8 = 3;
 /// `audit` found something.
 pub const FINDINGS: u8 = 4;
+/// `probe`: the request left encapsulated, but no reply was seen or received.
+pub const PROBE_NO_REPLY: u8 = 5;
+/// `probe`: the request was seen on none of the captured interfaces.
+pub const PROBE_NOT_SEEN: u8 = 6;
+/// `probe`: the request crossed a NIC as plain ICMP (no tunnel).
+pub const PROBE_UNENCAPSULATED: u8 = 7;

@@ -4,9 +4,11 @@
 //! `sources` (capture files, live NICs) → `decode` (link → IP → tunnel walk)
 //! → `flows` (bounded per-interface tunnel table) → `report` (the serde model)
 //! → `render` (table / json / jsonl).
+//! `audit` checks a report against expectations (path problems, MTU, pods).
 //! `write` produces pcap/pcapng files, `synth` builds tunnel frames for tests,
 //! benchmarks and the lab.
 
+pub mod audit;
 pub mod calico;
 pub mod cli;
 pub mod cmd;

@@ -21,6 +21,10 @@ fn main() -> ExitCode {
     let code = match &cli.command {
         Command::Read(a) => cmd::read::run(a),
         Command::Live(a) => cmd::live::run(a),
+        Command::Autodetect(a) => cmd::autodetect::run(a),
+        Command::Routes(a) => cmd::routes::run(a),
+        Command::Probe(a) => cmd::probe::run(a),
+        Command::Audit(a) => cmd::audit::run(a),
     };
     ExitCode::from(code)
 }

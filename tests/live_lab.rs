@@ -361,36 +361,41 @@ fn case7_burst_of_50_loses_nothing() {
         return;
     }
     let lab = Lab::new(Underlay::Net30, Mode::RawOnly);
-    let t = lab.tuntrace(
-        "vms71",
-        &[
-            "live",
-            "--format",
-            "json",
-            "--count",
-            "50",
-            "--duration",
-            "20s",
-        ],
-    );
+    let args = [
+        "live",
+        "--format",
+        "json",
+        "--count",
+        "50",
+        "--duration",
+        "20s",
+    ];
+    let t = lab.tuntrace("vms71", &args);
+    // Also with --write: full snaplen, so the handle runs in block mode.
+    let file = std::env::temp_dir().join(format!("{}-burst.pcapng", lab.prefix));
+    let mut with_write = args.to_vec();
+    with_write.extend(["--write", file.to_str().unwrap()]);
+    let tw = lab.tuntrace("vms71", &with_write);
     let sent = lab.send_ipip("vms71", "192.168.30.72", POD1, POD2, 50);
-    let r = t.finish(Duration::from_secs(25));
-    let j = r.json();
-    assert_eq!(
-        rows(&j, "ens33"),
-        vec![row(
+    for r in [
+        t.finish(Duration::from_secs(25)),
+        tw.finish(Duration::from_secs(25)),
+    ] {
+        let j = r.json();
+        let want = row(
             "ipip",
             "192.168.30.71",
             "192.168.30.72",
             None,
             50,
-            (POD1, POD2)
-        )],
-        "{sent}"
-    );
-    let cap = capture(&j, "ens33");
-    assert_eq!(cap["dropped_by_kernel"], 0, "{cap}");
-    assert_eq!(cap["received"], 50, "{cap}");
+            (POD1, POD2),
+        );
+        assert_eq!(rows(&j, "ens33"), vec![want], "{sent}");
+        let cap = capture(&j, "ens33");
+        assert_eq!(cap["dropped_by_kernel"], 0, "{cap}");
+        assert_eq!(cap["received"], 50, "{cap}");
+    }
+    let _ = std::fs::remove_file(&file);
     eprintln!("case7: {}", sent.trim());
 }
 

@@ -226,6 +226,8 @@ async fn capture(args: &LiveArgs, st: Settings) -> u8 {
             Err(code) => return code,
         },
     };
+    // Large snaplens get block mode (see sources::live::open).
+    let block_mode = handles.iter().any(|h| !h.immediate);
     let control = Arc::new(Control::new(args.count));
     let (tx, mut rx) = unbounded_channel();
     let limits = super::limits(&args.decode);
@@ -251,10 +253,11 @@ async fn capture(args: &LiveArgs, st: Settings) -> u8 {
         FilterChoice::All => "all traffic".to_string(),
     };
     eprintln!(
-        "tuntrace: capturing on {} ({what}, snaplen {}, buffer {} MiB{})",
+        "tuntrace: capturing on {} ({what}, snaplen {}, buffer {} MiB{}{})",
         names.join(", "),
         st.capture.snaplen,
         args.buffer_mib,
+        if block_mode { ", block mode" } else { "" },
         match &args.write {
             Some(p) => format!(", writing {}", p.display()),
             None => String::new(),

@@ -1,7 +1,11 @@
 //! One module per subcommand; each returns its exit code.
 
+pub mod audit;
+pub mod autodetect;
 pub mod live;
+pub mod probe;
 pub mod read;
+pub mod routes;
 
 use crate::cli::DecodeArgs;
 use crate::decode::DecodeConfig;

@@ -4,6 +4,7 @@
 
 pub mod geneve;
 pub mod gre;
+pub mod icmp;
 pub mod ipv4;
 pub mod ipv6;
 pub mod link;
@@ -19,6 +20,7 @@ use crate::linktype::LinkType;
 
 pub use geneve::Packet as GenevePacket;
 pub use gre::Packet as GrePacket;
+pub use icmp::TooBig;
 pub use ipv4::Packet as Ipv4Packet;
 pub use ipv6::Packet as Ipv6Packet;
 pub use link::Network;
@@ -168,6 +170,8 @@ pub struct Plain {
     pub src: IpAddr,
     pub dst: IpAddr,
     pub proto: u8,
+    /// Set when this is an ICMP too-big error quoting a tunnel packet.
+    pub too_big: Option<TooBig>,
 }
 
 /// What one frame turned out to be.

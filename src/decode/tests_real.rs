@@ -1,4 +1,4 @@
-//! The decoder against real public captures (`/work/shared/captures-public`,
+//! The decoder against real public captures (`tests/data`, and the LGPL ones in `../shared/captures-public`,
 //! facts from its MANIFEST.md, checked with tshark). Skipped with a message
 //! when the folder is absent.
 
@@ -11,38 +11,28 @@ use super::{
 };
 use crate::linktype::LinkType;
 
-const DIR: &str = "/work/shared/captures-public";
+/// The project's copies (`tests/data`, licence-compatible) first, then the
+/// shared folder beside the checkout (which also has the LGPL nDPI files).
+fn capture_path(name: &str) -> Option<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    [root.join("tests/data"), root.join("../shared/captures-public")]
+        .into_iter()
+        .map(|d| d.join(name))
+        .find(|p| p.exists())
+}
 
-/// Classic pcap only (either byte order, µs or ns): a stand-in until the
-/// crate's reader lands. Returns the link type and every record's bytes.
+/// Every frame of a capture, read with the crate's own reader; all frames
+/// of a file share one link type here.
 fn read_pcap(path: &Path) -> (LinkType, Vec<Vec<u8>>) {
-    let data = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let magic = [data[0], data[1], data[2], data[3]];
-    let big = match magic {
-        [0xa1, 0xb2, 0xc3, 0xd4] | [0xa1, 0xb2, 0x3c, 0x4d] => true,
-        [0xd4, 0xc3, 0xb2, 0xa1] | [0x4d, 0x3c, 0xb2, 0xa1] => false,
-        _ => panic!("{}: not a classic pcap", path.display()),
-    };
-    let u32_at = |at: usize| {
-        let b = [data[at], data[at + 1], data[at + 2], data[at + 3]];
-        if big {
-            u32::from_be_bytes(b)
-        } else {
-            u32::from_le_bytes(b)
-        }
-    };
-    // The top bits of the link-type word carry FCS information.
-    let linktype = LinkType(u32_at(20) & 0x0fff_ffff);
+    let mut ifaces = crate::iface::IfaceTable::new();
+    let mut lt = LinkType::ETHERNET;
     let mut frames = Vec::new();
-    let mut off = 24;
-    while off + 16 <= data.len() {
-        let caplen = u32_at(off + 8) as usize;
-        off += 16;
-        let end = (off + caplen).min(data.len());
-        frames.push(data[off..end].to_vec());
-        off = end;
-    }
-    (linktype, frames)
+    crate::sources::file::read_file(path, &Default::default(), &mut ifaces, |f| {
+        lt = f.linktype;
+        frames.push(f.data.to_vec());
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    (lt, frames)
 }
 
 /// Decodes every frame of a capture; `None` (after a message) when the
@@ -57,11 +47,10 @@ fn decode_file_with(name: &str, cfg: &DecodeConfig) -> Option<Vec<Decoded>> {
 }
 
 fn frames(name: &str) -> Option<(LinkType, Vec<Vec<u8>>)> {
-    let path = PathBuf::from(DIR).join(name);
-    if !path.exists() {
-        eprintln!("skipping: {} not found", path.display());
+    let Some(path) = capture_path(name) else {
+        eprintln!("skipping: capture {name} not found");
         return None;
-    }
+    };
     Some(read_pcap(&path))
 }
 
@@ -722,10 +711,8 @@ fn link_layer_files() {
 /// never a panic, and the invariants hold.
 #[test]
 fn every_truncation_of_real_frames() {
-    let Ok(rd) = std::fs::read_dir(DIR) else {
-        eprintln!("skipping: {DIR} not found");
-        return;
-    };
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let rd = std::fs::read_dir(&dir).expect("tests/data");
     let cfg = DecodeConfig::default();
     let lts = [0, 1, 12, 14, 101, 108, 113, 228, 229, 276].map(LinkType);
     for entry in rd.filter_map(Result::ok) {
@@ -818,7 +805,8 @@ fn pcapplusplus_null_loopback() {
         Kind::Plain(Plain {
             src: ip("192.168.1.139"),
             dst: ip("255.255.255.255"),
-            proto: 17
+            proto: 17,
+            too_big: None
         })
     );
 }

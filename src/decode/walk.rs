@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use super::link::{self, ethertype, Network};
 use super::{
-    geneve, gre, ipv4, ipv6, vxlan, DecodeConfig, DecodeError, Encap, Fragment, Inner, Kind, Layer,
+    geneve, gre, icmp, ipv4, ipv6, vxlan, DecodeConfig, DecodeError, Encap, Fragment, Inner, Kind, Layer,
     Plain, Reason, Tunnel,
 };
 
@@ -273,10 +273,13 @@ pub(super) fn walk(network: Network<'_>, cfg: &DecodeConfig) -> Kind {
         tunnel(&outer, cfg)
     };
     let Some(hop) = hop else {
+        let icmp = matches!(outer.proto, icmp::PROTO_ICMP | icmp::PROTO_ICMPV6)
+            && outer.fragment != Fragment::Later;
         return Kind::Plain(Plain {
             src: outer.src,
             dst: outer.dst,
             proto: outer.proto,
+            too_big: if icmp { icmp::too_big(outer.proto, outer.payload, cfg) } else { None },
         });
     };
     let mut t = Tunnel {
@@ -547,7 +550,8 @@ mod tests {
             Kind::Plain(Plain {
                 src: N1.into(),
                 dst: N2.into(),
-                proto: 17
+                proto: 17,
+                too_big: None
             })
         );
     }
@@ -749,7 +753,8 @@ mod tests {
             Kind::Plain(Plain {
                 src: N1.into(),
                 dst: N2.into(),
-                proto: 17
+                proto: 17,
+                too_big: None
             })
         );
         // UDP header cut: still plain.

@@ -12,6 +12,7 @@ use crate::decode::{DecodeError, Decoded, Fragment, Kind, Tunnel};
 use crate::iface::IfaceId;
 
 use super::key::{PairKey, TunnelKey};
+use super::plain::PlainTable;
 
 /// Packet and byte counters with first/last times.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -110,6 +111,8 @@ pub struct FlowTable {
     pub undecodable: u64,
     /// Why frames (Undecodable) or inner walks (Tunnel::stop) stopped.
     pub stops: BTreeMap<DecodeError, u64>,
+    /// Non-tunnel pairs and ICMP too-big errors (for audits).
+    pub plain: PlainTable,
     pairs_total: usize,
 }
 
@@ -141,7 +144,8 @@ impl FlowTable {
                 self.undecodable += 1;
                 *self.stops.entry(*e).or_default() += 1;
             }
-            Kind::Plain(_) | Kind::NotIp => {}
+            Kind::Plain(p) => self.plain.add(iface, ts_ns, wire_len, p),
+            Kind::NotIp => {}
         }
     }
 
@@ -196,6 +200,7 @@ impl FlowTable {
         for (e, n) in &other.stops {
             *self.stops.entry(*e).or_default() += n;
         }
+        self.plain.merge(&other.plain);
         for (id, l) in &other.links {
             let mine = self.link_mut(*id);
             mine.all.merge(&l.all);

@@ -94,7 +94,56 @@ pub fn build_report(
         multi_interface,
         decode_stops,
         sources,
+        plain: plain_rows(table, ifaces),
+        plain_other: count_row(&table.plain.pairs_other),
+        too_big: too_big_rows(table, ifaces),
     }
+}
+
+/// Plain pairs, busiest first.
+fn plain_rows(table: &FlowTable, ifaces: &IfaceTable) -> Vec<PlainFlowRow> {
+    let mut rows: Vec<PlainFlowRow> = table
+        .plain
+        .pairs
+        .iter()
+        .map(|(k, c)| PlainFlowRow {
+            interface: ifaces.name(k.iface),
+            src: k.src,
+            dst: k.dst,
+            proto: k.proto,
+            packets: c.packets,
+            bytes: c.bytes,
+            first_seen: rfc3339(c.first_ns),
+            last_seen: rfc3339(c.last_ns),
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        b.packets
+            .cmp(&a.packets)
+            .then_with(|| (&a.interface, a.src, a.dst, a.proto).cmp(&(&b.interface, b.src, b.dst, b.proto)))
+    });
+    rows
+}
+
+fn too_big_rows(table: &FlowTable, ifaces: &IfaceTable) -> Vec<TooBigRow> {
+    let mut rows: Vec<TooBigRow> = table
+        .plain
+        .too_big
+        .iter()
+        .map(|(k, c)| TooBigRow {
+            interface: ifaces.name(k.iface),
+            from: k.from,
+            to: k.to,
+            encap: k.quoted.encap.as_str(),
+            outer_src: k.quoted.quoted_src,
+            outer_dst: k.quoted.quoted_dst,
+            mtu: k.quoted.mtu,
+            packets: c.packets,
+            first_seen: rfc3339(c.first_ns),
+        })
+        .collect();
+    rows.sort_by(|a, b| (&a.interface, a.outer_src, a.outer_dst, a.mtu).cmp(&(&b.interface, b.outer_src, b.outer_dst, b.mtu)));
+    rows
 }
 
 fn empty_link(interface: String) -> Link {

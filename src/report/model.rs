@@ -14,6 +14,44 @@ pub struct Report {
     pub decode_stops: Vec<StopCount>,
     /// Inputs read, with damage if any.
     pub sources: Vec<SourceInfo>,
+    /// Non-tunnel IP pairs per interface (bounded), for audits.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub plain: Vec<PlainFlowRow>,
+    /// Plain pairs past the bound, counted together.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plain_other: Option<CountRow>,
+    /// ICMP too-big errors quoting a tunnel packet.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub too_big: Vec<TooBigRow>,
+}
+
+/// A non-tunnel IP pair seen on one interface.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct PlainFlowRow {
+    pub interface: String,
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub proto: u8,
+    pub packets: u64,
+    pub bytes: u64,
+    pub first_seen: String,
+    pub last_seen: String,
+}
+
+/// An ICMP "fragmentation needed" / "packet too big" about a tunnel packet.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct TooBigRow {
+    pub interface: String,
+    /// Sender of the ICMP error.
+    pub from: IpAddr,
+    pub to: IpAddr,
+    pub encap: &'static str,
+    /// Outer pair of the quoted tunnel packet.
+    pub outer_src: IpAddr,
+    pub outer_dst: IpAddr,
+    pub mtu: u32,
+    pub packets: u64,
+    pub first_seen: String,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, Default)]

@@ -5,6 +5,12 @@
 //! a ring holds a handful of frames and a sub-millisecond burst overflows it.
 //! tuntrace needs only headers, so a 256-byte snaplen and a ring of several
 //! MiB hold tens of thousands of frames.
+//!
+//! When a large snaplen (`--write`) would leave the ring shallow, the handle
+//! uses block mode (TPACKET_V3) instead: blocks pack frames by their real size,
+//! so the same ring still holds tens of thousands of small frames. Blocks are
+//! handed over when full or after [`POLL_MS`]; the capture loop drains for
+//! longer than that before it stops, so nothing captured is left behind.
 
 use std::fmt;
 
@@ -14,8 +20,11 @@ use crate::linktype::LinkType;
 
 use super::filter::tunnel_filter;
 
-/// How long one `poll` waits before the capture loop looks at its stop flag.
+/// How long one `poll` waits before the capture loop looks at its stop flag;
+/// also the block timeout in block mode.
 pub const POLL_MS: i32 = 50;
+/// Ring slots (at the snaplen's slot size) below which block mode is used.
+pub const DEEP_RING_SLOTS: usize = 4096;
 
 /// What the kernel filter keeps.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,8 +57,8 @@ pub struct Handle {
     pub nanos: bool,
     /// The BPF actually installed, if any.
     pub filter: Option<String>,
-    /// Ring slots, at least (slots are sized by the snaplen at worst).
-    pub ring_slots: usize,
+    /// Immediate mode (a deep ring of snaplen-sized slots); else block mode.
+    pub immediate: bool,
 }
 
 /// Why a NIC could not be captured on.
@@ -125,13 +134,17 @@ extern "C" {
     fn pcap_get_tstamp_precision(p: *mut libc::c_void) -> libc::c_int;
 }
 
-/// Opens `name` in immediate, non-blocking mode and installs the filter.
+/// Opens `name` non-blocking (immediate mode when the ring is deep, block
+/// mode otherwise) and installs the filter. Not promiscuous: the node's own
+/// traffic is the question, and promiscuity would change the NIC for others.
 pub fn open(name: &str, cfg: &CaptureConfig) -> Result<Handle, OpenError> {
     let snaplen = cfg.snaplen.clamp(64, 262_144) as i32;
     let buffer = cfg.buffer_bytes.min(i32::MAX as u32) as i32;
+    // TPACKET_V2 slot: the snaplen plus headers, at worst (offloading NICs).
+    let immediate = buffer as usize / (snaplen as usize + 128) >= DEEP_RING_SLOTS;
     let cap = Capture::from_device(name)
         .map_err(|e| classify(name, e))?
-        .immediate_mode(true)
+        .immediate_mode(immediate)
         .snaplen(snaplen)
         .buffer_size(buffer)
         .timeout(POLL_MS)
@@ -172,6 +185,6 @@ pub fn open(name: &str, cfg: &CaptureConfig) -> Result<Handle, OpenError> {
         linktype,
         nanos,
         filter,
-        ring_slots: buffer as usize / (snaplen as usize + 128),
+        immediate,
     })
 }

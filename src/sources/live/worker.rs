@@ -25,12 +25,12 @@ use super::writer::Record;
 
 /// Packets read between two looks at the stop flag and the epoch.
 const BATCH: usize = 1024;
-/// Pause after a non-empty read: at 250 k packets/s the ring (tens of
-/// thousands of slots) gains ~125 frames meanwhile, and wakeups drop from
-/// one per few packets to at most ~2000 a second.
+/// Pause after a non-empty read in immediate mode: at 250 k packets/s the
+/// ring (at least `DEEP_RING_SLOTS`) gains ~125 frames meanwhile, and wakeups
+/// drop from one per few packets to at most ~2000 a second.
 const BUSY_NAP: Duration = Duration::from_micros(500);
-/// Ring slots needed before napping (500 µs at 1 M packets/s is 500 frames).
-const NAP_MIN_SLOTS: usize = 4096;
+/// In block mode the last block is handed over by its timeout: drain longer.
+const BLOCK_DRAIN: Duration = Duration::from_millis(3 * POLL_MS as u64);
 /// Upper bound on the final drain, in case the NIC is flooded.
 const DRAIN_LIMIT: Duration = Duration::from_millis(500);
 
@@ -124,7 +124,7 @@ impl Worker {
         let mut stats = StatAcc::default();
         let mut last_stats = Instant::now();
         let mut packets = 0u64;
-        let deep_ring = self.handle.ring_slots >= NAP_MIN_SLOTS;
+        let nap = self.handle.immediate;
         let why = loop {
             if self.control.stopping() {
                 break Stop::Asked;
@@ -139,9 +139,8 @@ impl Worker {
                 }
                 // Traffic is flowing: let the ring fill a little instead of
                 // being woken (a context switch) for every few frames.
-                // Only with a deep ring (small snaplen): a full-size ring of
-                // a few dozen slots would overflow during the nap.
-                Ok(n) if n > 0 && n < BATCH && deep_ring => std::thread::sleep(BUSY_NAP),
+                // (Immediate mode only: block mode batches by itself.)
+                Ok(n) if n > 0 && n < BATCH && nap => std::thread::sleep(BUSY_NAP),
                 Ok(_) => {}
                 Err(e) => break Stop::Failed(e),
             }
@@ -167,8 +166,12 @@ impl Worker {
         match why {
             Stop::Asked => {
                 let start = Instant::now();
+                let min = if nap { Duration::ZERO } else { BLOCK_DRAIN };
                 while start.elapsed() < DRAIN_LIMIT {
                     match self.read_batch(&mut packets) {
+                        Ok(0) if start.elapsed() < min => {
+                            let _ = wait_readable(fd);
+                        }
                         Ok(0) | Err(_) => break,
                         Ok(_) => {}
                     }

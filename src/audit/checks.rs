@@ -1,0 +1,373 @@
+//! The individual checks. Each appends findings; none needs more than the
+//! report and the expectations.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+
+use crate::calico::autodetect::default_exclusion;
+use crate::report::{Report, TunnelRow};
+
+use super::{Expect, Finding, Severity};
+
+fn finding(kind: &'static str, severity: Severity, iface: &str, t: &TunnelRow, packets: u64, detail: String) -> Finding {
+    Finding {
+        kind,
+        severity,
+        interface: iface.to_string(),
+        outer_src: Some(t.outer_src),
+        outer_dst: Some(t.outer_dst),
+        encap: Some(t.encap),
+        packets,
+        detail,
+        first_seen: Some(t.first_seen.clone()),
+    }
+}
+
+/// Every (interface, tunnel) of the report.
+fn tunnels(r: &Report) -> impl Iterator<Item = (&str, &TunnelRow)> {
+    r.links
+        .iter()
+        .flat_map(|l| l.tunnels.iter().map(move |t| (l.interface.as_str(), t)))
+}
+
+/// `--expect-iface`, `--expect-method`, `--expect-cidr`.
+pub(super) fn interfaces(r: &Report, e: &Expect, out: &mut Vec<Finding>) {
+    for (iface, t) in tunnels(r) {
+        let pair = format!("{} → {}", e.label(t.outer_src), e.label(t.outer_dst));
+        if !e.ifaces.is_empty() && !e.ifaces.iter().any(|x| x == iface) {
+            out.push(finding(
+                "unexpected-interface",
+                Severity::Error,
+                iface,
+                t,
+                t.packets,
+                format!(
+                    "{} tunnel {pair} crosses {iface}, but tunnel traffic is expected only on {}",
+                    t.encap,
+                    e.ifaces.join(", ")
+                ),
+            ));
+        }
+        if let Some(m) = &e.method {
+            let local: Vec<IpAddr> = [t.outer_src, t.outer_dst]
+                .into_iter()
+                .filter(|a| m.local_addrs.contains(a))
+                .collect();
+            // Only this node's tunnels: files may hold other nodes' NICs too.
+            if !local.is_empty() {
+                let mut why = Vec::new();
+                if iface != m.interface {
+                    why.push(format!("it crosses {iface}, not {}", m.interface));
+                }
+                if !local.contains(&m.address.addr()) {
+                    let l: Vec<String> = local.iter().map(|a| a.to_string()).collect();
+                    why.push(format!("its local end is {}, not {}", l.join(" and "), m.address.addr()));
+                }
+                if !why.is_empty() {
+                    out.push(finding(
+                        "unexpected-interface",
+                        Severity::Error,
+                        iface,
+                        t,
+                        t.packets,
+                        format!(
+                            "{} tunnel {pair}: {}; IP_AUTODETECTION_METHOD={} picks {} {} on this host, \
+                             so Calico would put the tunnel there",
+                            t.encap,
+                            why.join(" and "),
+                            m.method,
+                            m.interface,
+                            m.address
+                        ),
+                    ));
+                }
+            }
+        }
+        if !e.cidrs.is_empty() {
+            let outside: Vec<String> = [t.outer_src, t.outer_dst]
+                .into_iter()
+                .filter(|a| !e.cidrs.iter().any(|c| c.contains(a)))
+                .map(|a| a.to_string())
+                .collect();
+            if !outside.is_empty() {
+                let cidrs: Vec<String> = e.cidrs.iter().map(|c| c.to_string()).collect();
+                out.push(finding(
+                    "unexpected-interface",
+                    Severity::Error,
+                    iface,
+                    t,
+                    t.packets,
+                    format!(
+                        "{} tunnel {pair} on {iface} uses {} outside the expected underlay {}: \
+                         the tunnel runs over another network than intended",
+                        t.encap,
+                        outside.join(" and "),
+                        cidrs.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+}
+
+/// The same node pair reached with different outer pairs on different NICs
+/// (needs `--nodes` to know two addresses are one node).
+pub(super) fn two_nics(r: &Report, e: &Expect, out: &mut Vec<Finding>) {
+    let Some(nodes) = &e.nodes else { return };
+    type Seen = BTreeMap<(String, String), Vec<(String, IpAddr, IpAddr, u64)>>;
+    let mut seen: Seen = BTreeMap::new();
+    for (iface, t) in tunnels(r) {
+        let (Some(a), Some(b)) = (nodes.name(t.outer_src), nodes.name(t.outer_dst)) else {
+            continue;
+        };
+        seen.entry((a.to_string(), b.to_string()))
+            .or_default()
+            .push((iface.to_string(), t.outer_src, t.outer_dst, t.packets));
+    }
+    for ((a, b), rows) in seen {
+        let pairs: BTreeSet<(IpAddr, IpAddr)> = rows.iter().map(|r| (r.1, r.2)).collect();
+        let nics: BTreeSet<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+        if pairs.len() < 2 || nics.len() < 2 {
+            continue;
+        }
+        let how: Vec<String> = rows
+            .iter()
+            .map(|(i, s, d, n)| format!("{s} → {d} on {i} ({n} packets)"))
+            .collect();
+        out.push(Finding {
+            kind: "unexpected-interface",
+            severity: Severity::Warning,
+            interface: nics.into_iter().collect::<Vec<_>>().join(", "),
+            outer_src: Some(rows[0].1),
+            outer_dst: Some(rows[0].2),
+            encap: None,
+            packets: rows.iter().map(|r| r.3).sum(),
+            detail: format!(
+                "{a} reaches {b} over two NICs with different addresses: {}. Each node should \
+                 use one address (its autodetected one) per peer",
+                how.join("; ")
+            ),
+            first_seen: None,
+        });
+    }
+}
+
+/// Directions carried on disjoint interface sets: node pairs (outer,
+/// `--nodes` identities) and pod pairs (inner).
+pub(super) fn asymmetry(r: &Report, e: &Expect, out: &mut Vec<Finding>) {
+    type Dir = BTreeMap<(String, String), (BTreeSet<String>, u64, Option<(IpAddr, IpAddr)>)>;
+    let mut outer: Dir = BTreeMap::new();
+    let mut inner: Dir = BTreeMap::new();
+    for (iface, t) in tunnels(r) {
+        let o = outer
+            .entry((e.identity(t.outer_src), e.identity(t.outer_dst)))
+            .or_default();
+        o.0.insert(iface.to_string());
+        o.1 += t.packets;
+        o.2.get_or_insert((t.outer_src, t.outer_dst));
+        for p in &t.inner {
+            let i = inner.entry((p.src.to_string(), p.dst.to_string())).or_default();
+            i.0.insert(iface.to_string());
+            i.1 += p.packets;
+            i.2.get_or_insert((t.outer_src, t.outer_dst));
+        }
+    }
+    let mut reported: BTreeSet<(Vec<String>, Vec<String>)> = BTreeSet::new();
+    for (level, dirs) in [("node", &outer), ("pod", &inner)] {
+        for ((a, b), (fwd, n_fwd, pair)) in dirs {
+            if a >= b {
+                continue;
+            }
+            let Some((rev, n_rev, _)) = dirs.get(&(b.clone(), a.clone())) else {
+                continue;
+            };
+            if !fwd.is_disjoint(rev) {
+                continue;
+            }
+            let key = (fwd.iter().cloned().collect(), rev.iter().cloned().collect());
+            if !reported.insert(key) {
+                continue;
+            }
+            let f: Vec<&str> = fwd.iter().map(String::as_str).collect();
+            let v: Vec<&str> = rev.iter().map(String::as_str).collect();
+            out.push(Finding {
+                kind: "asymmetric-path",
+                severity: Severity::Warning,
+                interface: f.iter().chain(&v).copied().collect::<Vec<_>>().join(", "),
+                outer_src: pair.map(|p| p.0),
+                outer_dst: pair.map(|p| p.1),
+                encap: None,
+                packets: n_fwd + n_rev,
+                detail: format!(
+                    "{level} pair {a} → {b} travels on {} ({n_fwd} packets) but {b} → {a} on {} \
+                     ({n_rev} packets): the two directions use different links (stateful \
+                     firewalls, rp_filter and MTU differences bite here)",
+                    f.join(", "),
+                    v.join(", ")
+                ),
+                first_seen: None,
+            });
+        }
+    }
+}
+
+/// Outer fragments and outer packets at the MTU.
+pub(super) fn mtu(r: &Report, e: &Expect, out: &mut Vec<Finding>) {
+    for (iface, t) in tunnels(r) {
+        if t.fragments > 0 {
+            out.push(finding(
+                "fragmentation",
+                Severity::Warning,
+                iface,
+                t,
+                t.fragments,
+                format!(
+                    "{} of {} outer packets of this {} tunnel are IP fragments: the encapsulated \
+                     packets are bigger than the path MTU (lower the tunnel MTU, e.g. 1480 for \
+                     IPIP and 1450 for VXLAN on a 1500 underlay)",
+                    t.fragments, t.packets, t.encap
+                ),
+            ));
+        }
+        let mtu = e.mtu_of(iface);
+        if t.max_outer_len > 0 && t.max_outer_len + e.mtu_margin >= mtu {
+            let (sev, what) = if t.max_outer_len > mtu {
+                (Severity::Warning, "exceed")
+            } else {
+                (Severity::Info, "come within a few bytes of")
+            };
+            out.push(finding(
+                "near-mtu",
+                sev,
+                iface,
+                t,
+                t.packets,
+                format!(
+                    "outer packets up to {} bytes {what} the {mtu}-byte MTU of {iface}: any extra \
+                     header on the path (VLAN, another tunnel) drops or fragments them{}",
+                    t.max_outer_len,
+                    if t.df_packets > 0 {
+                        format!("; {} carry DF, so they are dropped, not fragmented", t.df_packets)
+                    } else {
+                        String::new()
+                    }
+                ),
+            ));
+        }
+    }
+}
+
+/// ICMP fragmentation-needed / packet-too-big quoting a tunnel packet.
+pub(super) fn too_big(r: &Report, e: &Expect, out: &mut Vec<Finding>) {
+    for t in &r.too_big {
+        out.push(Finding {
+            kind: "icmp-too-big",
+            severity: Severity::Error,
+            interface: t.interface.clone(),
+            outer_src: Some(t.outer_src),
+            outer_dst: Some(t.outer_dst),
+            encap: Some(t.encap),
+            packets: t.packets,
+            detail: format!(
+                "{} told {} that its {} packets to {} exceed a {}-byte MTU on the path: if this \
+                 ICMP is filtered or ignored, large pod packets vanish (an MTU black hole)",
+                e.label(t.from),
+                e.label(t.to),
+                t.encap,
+                e.label(t.outer_dst),
+                t.mtu
+            ),
+            first_seen: Some(t.first_seen.clone()),
+        });
+    }
+}
+
+/// Inner addresses outside the pod CIDR; pod traffic on a NIC unencapsulated.
+pub(super) fn pods(r: &Report, e: &Expect, out: &mut Vec<Finding>) {
+    if e.pod_cidrs.is_empty() {
+        return;
+    }
+    let pools: Vec<String> = e.pod_cidrs.iter().map(|c| c.to_string()).collect();
+    let pools = pools.join(", ");
+    for (iface, t) in tunnels(r) {
+        let bad: Vec<_> = t
+            .inner
+            .iter()
+            .filter(|p| !e.in_pods(p.src) || !e.in_pods(p.dst))
+            .collect();
+        if bad.is_empty() {
+            continue;
+        }
+        let n: u64 = bad.iter().map(|p| p.packets).sum();
+        let shown: Vec<String> = bad.iter().take(3).map(|p| format!("{} → {}", p.src, p.dst)).collect();
+        let more = if bad.len() > 3 { format!(" and {} more", bad.len() - 3) } else { String::new() };
+        out.push(finding(
+            "outside-pod-cidr",
+            Severity::Warning,
+            iface,
+            t,
+            n,
+            format!(
+                "inner pairs {}{more} in this {} tunnel are not both inside the pod network {pools}: \
+                 another overlay, host traffic routed into the tunnel, or a wrong --pod-cidr",
+                shown.join(", "),
+                t.encap
+            ),
+        ));
+    }
+    for p in &r.plain {
+        if default_exclusion(&p.interface).is_some() || !(e.in_pods(p.src) || e.in_pods(p.dst)) {
+            continue;
+        }
+        out.push(Finding {
+            kind: "unencapsulated-pod-traffic",
+            severity: Severity::Error,
+            interface: p.interface.clone(),
+            outer_src: Some(p.src),
+            outer_dst: Some(p.dst),
+            encap: None,
+            packets: p.packets,
+            detail: format!(
+                "{} → {} (IP protocol {}) crosses {} without a tunnel although it is pod traffic \
+                 ({pools}): a route bypasses tunl0/vxlan.calico (CrossSubnet, or a missing tunnel \
+                 route), and the underlay may drop it",
+                p.src, p.dst, p.proto, p.interface
+            ),
+            first_seen: Some(p.first_seen.clone()),
+        });
+    }
+}
+
+/// Tunnels from or to an address that is no known node.
+pub(super) fn unknown_peers(r: &Report, e: &Expect, out: &mut Vec<Finding>) {
+    let Some(nodes) = &e.nodes else { return };
+    for (iface, t) in tunnels(r) {
+        let strangers: Vec<String> = [t.outer_src, t.outer_dst]
+            .into_iter()
+            .filter(|a| nodes.name(*a).is_none())
+            .map(|a| a.to_string())
+            .collect();
+        if strangers.is_empty() {
+            continue;
+        }
+        let felix = if t.encap == "ipip" {
+            " Felix accepts IPIP only from node addresses, so the receiver drops it."
+        } else {
+            ""
+        };
+        out.push(finding(
+            "unknown-peer",
+            Severity::Error,
+            iface,
+            t,
+            t.packets,
+            format!(
+                "{} tunnel {} → {} on {iface}: {} is no known node address.{felix}",
+                t.encap,
+                e.label(t.outer_src),
+                e.label(t.outer_dst),
+                strangers.join(" and ")
+            ),
+        ));
+    }
+}

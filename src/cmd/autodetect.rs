@@ -1,0 +1,220 @@
+//! `tuntrace autodetect [METHOD]`: the interface and address calico-node
+//! would pick on this host (or on a `--host-file`), and why.
+
+use std::io::Write;
+use std::net::IpAddr;
+
+use serde::Serialize;
+use serde_json::json;
+
+use crate::calico::autodetect::{evaluate, likely_methods, parse_method, Failure, Family, Host, Pick, Resolver};
+use crate::calico::hostfile::{read_host_file, HostFile};
+use crate::calico::routes::default_gateway;
+use crate::calico::{read_host, SystemResolver};
+use crate::cli::{AutodetectArgs, HostArgs, OutFormat};
+use crate::exit;
+
+/// The host to evaluate and what answers its route questions.
+pub struct HostSource {
+    pub host: Host,
+    pub family: Family,
+    pub resolver: Box<dyn Resolver>,
+    pub default_gateway: Option<IpAddr>,
+    pub internal_ips: Vec<IpAddr>,
+    /// "this host" or the file's path, for messages.
+    pub origin: String,
+}
+
+/// Reads the host from `--host-file` or from this network namespace.
+pub fn load_host(a: &HostArgs) -> Result<HostSource, String> {
+    let family = if a.family == 6 { Family::V6 } else { Family::V4 };
+    match &a.host_file {
+        Some(path) => {
+            let f: HostFile = read_host_file(path)?;
+            let mut internal_ips = a.internal_ips.clone();
+            if internal_ips.is_empty() {
+                internal_ips = f.internal_ips.clone();
+            }
+            Ok(HostSource {
+                host: f.host.clone(),
+                family,
+                default_gateway: f.default_gateway,
+                internal_ips,
+                resolver: Box::new(f),
+                origin: path.display().to_string(),
+            })
+        }
+        None => {
+            let host = read_host(Some(family)).map_err(|e| format!("cannot read this host's interfaces over netlink: {e}"))?;
+            Ok(HostSource {
+                host,
+                family,
+                resolver: Box::new(SystemResolver),
+                // A host without a default route simply gets no can-reach suggestion.
+                default_gateway: default_gateway(family).ok().flatten(),
+                internal_ips: a.internal_ips.clone(),
+                origin: "this host".into(),
+            })
+        }
+    }
+}
+
+impl HostSource {
+    /// Evaluates an already parsed method string.
+    pub fn evaluate(&self, raw: &str) -> Result<Result<Pick, Failure>, String> {
+        let m = parse_method(raw).map_err(|e| e.to_string())?;
+        Ok(evaluate(&m, raw, &self.host, self.family, self.resolver.as_ref(), &self.internal_ips))
+    }
+}
+
+/// One line of output: a pick or a failure.
+#[derive(Serialize)]
+struct Outcome {
+    method: String,
+    interface: Option<String>,
+    address: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+    skipped: Vec<Skipped>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<serde_json::Value>,
+}
+
+#[derive(Serialize)]
+struct Skipped {
+    interface: String,
+    why: String,
+}
+
+fn outcome(raw: &str, r: &Result<Pick, Failure>) -> Outcome {
+    match r {
+        Ok(p) => Outcome {
+            method: raw.to_string(),
+            interface: Some(p.interface.clone()),
+            address: Some(p.address.to_string()),
+            reason: Some(p.reason.clone()),
+            skipped: p
+                .skipped
+                .iter()
+                .map(|(i, w)| Skipped {
+                    interface: i.clone(),
+                    why: w.clone(),
+                })
+                .collect(),
+            error: None,
+        },
+        Err(f) => Outcome {
+            method: raw.to_string(),
+            interface: None,
+            address: None,
+            reason: None,
+            skipped: Vec::new(),
+            error: Some(json!({"kind": f.kind(), "message": f.to_string(), "detail": f})),
+        },
+    }
+}
+
+pub fn run(args: &AutodetectArgs) -> u8 {
+    if let Some(raw) = &args.method {
+        // Reject a bad method before touching the host: calico-node would terminate.
+        if let Err(e) = parse_method(raw) {
+            super::error(e);
+            return exit::USAGE;
+        }
+    }
+    let src = match load_host(&args.host) {
+        Ok(s) => s,
+        Err(e) => {
+            super::error(e);
+            return exit::USAGE;
+        }
+    };
+    let methods = match &args.method {
+        Some(m) => vec![m.clone()],
+        None => likely_methods(&src.host, src.family, src.default_gateway, &src.internal_ips),
+    };
+    let mut outcomes = Vec::with_capacity(methods.len());
+    for m in &methods {
+        match src.evaluate(m) {
+            Ok(r) => outcomes.push(outcome(m, &r)),
+            Err(e) => {
+                super::error(e);
+                return exit::USAGE;
+            }
+        }
+    }
+    let any_pick = outcomes.iter().any(|o| o.interface.is_some());
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let written = match (args.format, args.method.is_some()) {
+        (OutFormat::Json, true) => serde_json::to_writer_pretty(&mut out, &outcomes[0]).map_err(std::io::Error::from),
+        (OutFormat::Json, false) => serde_json::to_writer_pretty(
+            &mut out,
+            &json!({"host": src.origin, "family": src.family.version(), "methods": outcomes}),
+        )
+        .map_err(std::io::Error::from),
+        (OutFormat::Table, true) => table_one(&outcomes[0], &mut out),
+        (OutFormat::Table, false) => table_many(&outcomes, &src.origin, &mut out),
+    }
+    .and_then(|_| writeln!(out));
+    if let Err(e) = written {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            super::error(format!("writing the answer: {e}"));
+        }
+    }
+    if let (Some(o), Some(e)) = (outcomes.first(), outcomes.first().and_then(|o| o.error.as_ref())) {
+        if args.method.is_some() {
+            super::error(format!("{}: {}", show(&o.method), e["message"].as_str().unwrap_or("no address")));
+        }
+    }
+    if any_pick {
+        exit::OK
+    } else {
+        exit::NOTHING_MATCHED
+    }
+}
+
+/// A method for display: the empty string is shown as such.
+fn show(m: &str) -> String {
+    if m.is_empty() {
+        "\"\" (first-found)".into()
+    } else {
+        m.to_string()
+    }
+}
+
+fn table_one(o: &Outcome, out: &mut dyn Write) -> std::io::Result<()> {
+    writeln!(out, "method     {}", show(&o.method))?;
+    match (&o.interface, &o.address) {
+        (Some(i), Some(a)) => {
+            writeln!(out, "interface  {i}")?;
+            writeln!(out, "address    {a}")?;
+            writeln!(out, "reason     {}", o.reason.as_deref().unwrap_or(""))?;
+            for (n, s) in o.skipped.iter().enumerate() {
+                let label = if n == 0 { "skipped" } else { "" };
+                writeln!(out, "{label:<10} {}: {}", s.interface, s.why)?;
+            }
+            Ok(())
+        }
+        _ => {
+            let msg = o.error.as_ref().and_then(|e| e["message"].as_str()).unwrap_or("no address");
+            write!(out, "result     nothing picked: {msg}")
+        }
+    }
+}
+
+fn table_many(os: &[Outcome], origin: &str, out: &mut dyn Write) -> std::io::Result<()> {
+    let w = os.iter().map(|o| show(&o.method).len()).max().unwrap_or(6).max(6);
+    writeln!(out, "Picks on {origin}:")?;
+    writeln!(out, "{:<w$}  {:<14} ADDRESS", "METHOD", "INTERFACE")?;
+    for o in os {
+        match (&o.interface, &o.address) {
+            (Some(i), Some(a)) => writeln!(out, "{:<w$}  {i:<14} {a}", show(&o.method))?,
+            _ => {
+                let msg = o.error.as_ref().and_then(|e| e["message"].as_str()).unwrap_or("no address");
+                writeln!(out, "{:<w$}  {:<14} ({msg})", show(&o.method), "-")?
+            }
+        }
+    }
+    write!(out, "Give one METHOD for the reason and the interfaces passed over.")
+}

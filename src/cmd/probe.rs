@@ -1,0 +1,326 @@
+//! `tuntrace probe POD_IP`: the observed path of one conversation. Capture
+//! on the node's NICs, ping the pod (raw ICMP, a unique id and payload
+//! marker, only ever to the given address), and find the marked request and
+//! reply inside the tunnel: NIC, encapsulation, outer pair, round-trip time.
+
+mod echo;
+
+use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr};
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::mpsc::{channel, Sender};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde_json::json;
+
+use crate::cli::{OutFormat, ProbeArgs};
+use crate::decode::{decode_frame, DecodeConfig, Kind};
+use crate::exit;
+use crate::sources::live::{now_ns, Handle};
+use crate::synth::icmp_echo;
+
+use self::echo::{find_echo, new_marker, Echo, RawIcmp, MARKER_LEN};
+use super::audit::live::{catch_signals, open_nics, stop_requested};
+use super::live::parse_duration;
+
+/// Snaplen: headers through VXLAN/Geneve over IPv6 plus the echo and marker.
+const SNAPLEN: u32 = 384;
+/// Gap between two requests.
+const GAP: Duration = Duration::from_millis(100);
+/// Extra time for the capture loops to see the last reply.
+const SETTLE: Duration = Duration::from_millis(150);
+
+/// One marked echo seen on a NIC.
+#[derive(Debug, Clone, Serialize)]
+pub struct Sighting {
+    pub interface: String,
+    /// `request` or `reply`.
+    pub direction: &'static str,
+    /// The tunnel's encapsulation, `null` when the echo crossed in plain IP.
+    pub encap: Option<&'static str>,
+    pub outer_src: IpAddr,
+    pub outer_dst: IpAddr,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vni: Option<u32>,
+    pub seq: u16,
+    #[serde(skip)]
+    pub ts_ns: u64,
+}
+
+pub fn run(args: &ProbeArgs) -> u8 {
+    let IpAddr::V4(target) = args.target else {
+        super::error(format!("probe {}: only IPv4 pod addresses can be probed so far", args.target));
+        return exit::USAGE;
+    };
+    let timeout = match parse_duration(&args.timeout) {
+        Ok(t) => t,
+        Err(e) => {
+            super::error(format!("--timeout {:?}: {e}", args.timeout));
+            return exit::USAGE;
+        }
+    };
+    let sock = match RawIcmp::open() {
+        Ok(s) => s,
+        Err(e) => {
+            super::error(format!(
+                "cannot open a raw ICMP socket: {e}. probe needs root, or CAP_NET_RAW and CAP_NET_ADMIN"
+            ));
+            return exit::USAGE;
+        }
+    };
+    let handles = match open_nics(&args.interfaces, &args.decode, &format!("(icmp and host {target})"), SNAPLEN) {
+        Ok(h) => h,
+        Err(code) => return code,
+    };
+    let names: Vec<String> = handles.iter().map(|h| h.name.clone()).collect();
+    let marker = new_marker();
+    let id = u16::from_be_bytes([marker[14], marker[15]]) ^ (std::process::id() as u16);
+    let stop = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = channel();
+    let cfg = super::decode_config(&args.decode);
+    let readers: Vec<_> = handles
+        .into_iter()
+        .map(|h| {
+            let (stop, tx, cfg) = (stop.clone(), tx.clone(), cfg.clone());
+            std::thread::spawn(move || watch(h, &cfg, &marker, id, &stop, &tx))
+        })
+        .collect();
+    drop(tx);
+    catch_signals();
+    eprintln!(
+        "tuntrace: capturing on {} (probe to {target}, id {id:#06x}, {} requests)",
+        names.join(", "),
+        args.count
+    );
+    let (sent, rtts) = ping(&sock, target, id, &marker, args.count, timeout);
+    std::thread::sleep(SETTLE);
+    stop.store(true, Relaxed);
+    for r in readers {
+        let _ = r.join();
+    }
+    let mut seen: Vec<Sighting> = rx.try_iter().collect();
+    seen.sort_by_key(|s| s.ts_ns);
+    let sent = match sent {
+        Ok(n) => n,
+        Err(e) => {
+            super::error(format!("sending to {target}: {e}"));
+            return exit::USAGE;
+        }
+    };
+    report(args, target, sent, &rtts, &seen)
+}
+
+/// Sends `count` marked requests and collects replies until `timeout` after
+/// the last one. Returns the number sent and the round-trip times.
+fn ping(
+    sock: &RawIcmp,
+    target: Ipv4Addr,
+    id: u16,
+    marker: &[u8; MARKER_LEN],
+    count: u16,
+    timeout: Duration,
+) -> (std::io::Result<u16>, Vec<(u16, Duration)>) {
+    let mut payload = marker.to_vec();
+    payload.resize(48, 0);
+    let mut sent_at: Vec<Instant> = Vec::new();
+    let mut rtts: Vec<(u16, Duration)> = Vec::new();
+    let mut deadline = Instant::now();
+    let mut next_send = Instant::now();
+    loop {
+        if stop_requested() {
+            break;
+        }
+        if sent_at.len() < usize::from(count) && Instant::now() >= next_send {
+            let seq = sent_at.len() as u16 + 1;
+            if let Err(e) = sock.send(target, &icmp_echo(id, seq, &payload)) {
+                return (Err(e), rtts);
+            }
+            sent_at.push(Instant::now());
+            next_send = Instant::now() + GAP;
+            deadline = Instant::now() + timeout;
+        }
+        let all_sent = sent_at.len() == usize::from(count);
+        if all_sent && (rtts.len() == sent_at.len() || Instant::now() >= deadline) {
+            break;
+        }
+        match sock.recv_reply(target, marker) {
+            Ok(Some(Echo { id: rid, seq, .. })) if rid == id => {
+                let i = usize::from(seq);
+                if i >= 1 && i <= sent_at.len() && !rtts.iter().any(|(s, _)| *s == seq) {
+                    rtts.push((seq, sent_at[i - 1].elapsed()));
+                }
+            }
+            Ok(_) => {}
+            Err(e) => return (Err(e), rtts),
+        }
+    }
+    (Ok(sent_at.len() as u16), rtts)
+}
+
+/// A capture loop: every frame holding our marker becomes a [`Sighting`].
+fn watch(mut h: Handle, cfg: &DecodeConfig, marker: &[u8; MARKER_LEN], id: u16, stop: &AtomicBool, tx: &Sender<Sighting>) {
+    let fd = h.cap.as_raw_fd();
+    let mut draining = false;
+    loop {
+        if stop.load(Relaxed) {
+            if draining {
+                return;
+            }
+            draining = true;
+        }
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd; a failed poll just loops to the stop check.
+        unsafe { libc::poll(&mut pfd, 1, 20) };
+        loop {
+            let p = match h.cap.next_packet() {
+                Ok(p) => p,
+                Err(pcap::Error::TimeoutExpired) => break,
+                Err(e) => {
+                    eprintln!("tuntrace: warning: {}: capture failed: {e}", h.name);
+                    return;
+                }
+            };
+            let Some(e) = find_echo(p.data, marker).filter(|e| e.id == id) else {
+                continue;
+            };
+            let s = sighting(&h, cfg, p.data, e, now_ns());
+            if let Some(s) = s {
+                let _ = tx.send(s);
+            }
+        }
+    }
+}
+
+fn sighting(h: &Handle, cfg: &DecodeConfig, data: &[u8], e: Echo, ts_ns: u64) -> Option<Sighting> {
+    let d = decode_frame(data, h.linktype, cfg);
+    let (encap, src, dst, vni) = match d.kind {
+        Kind::Tunnel(t) => (Some(t.encap.as_str()), t.outer_src, t.outer_dst, t.vni),
+        Kind::Plain(p) => (None, p.src, p.dst, None),
+        _ => return None,
+    };
+    Some(Sighting {
+        interface: h.name.clone(),
+        direction: if e.request { "request" } else { "reply" },
+        encap,
+        outer_src: src,
+        outer_dst: dst,
+        vni,
+        seq: e.seq,
+        ts_ns,
+    })
+}
+
+fn leg(s: Option<&Sighting>) -> serde_json::Value {
+    match s {
+        Some(s) => json!({"interface": s.interface, "encap": s.encap, "outer_src": s.outer_src,
+                          "outer_dst": s.outer_dst, "vni": s.vni}),
+        None => serde_json::Value::Null,
+    }
+}
+
+/// Prints the verdict and returns the exit code.
+fn report(args: &ProbeArgs, target: Ipv4Addr, sent: u16, rtts: &[(u16, Duration)], seen: &[Sighting]) -> u8 {
+    let req = seen.iter().find(|s| s.direction == "request" && s.encap.is_some());
+    let rep = seen.iter().find(|s| s.direction == "reply" && s.encap.is_some());
+    let plain_req = seen.iter().find(|s| s.direction == "request" && s.encap.is_none());
+    let rtt_ms = (!rtts.is_empty()).then(|| {
+        let min = rtts.iter().map(|(_, d)| *d).min().unwrap_or_default();
+        (min.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0
+    });
+    let (code, verdict) = if let Some(p) = plain_req {
+        (
+            exit::PROBE_UNENCAPSULATED,
+            format!(
+                "the request left {} as plain ICMP {} → {target}: no tunnel (a route bypasses tunl0/vxlan.calico)",
+                p.interface, p.outer_src
+            ),
+        )
+    } else if req.is_none() {
+        let why = if rtts.is_empty() {
+            "and no reply came back"
+        } else {
+            "although a reply came back (is the pod on this node, or does the route use an interface not captured?)"
+        };
+        (exit::PROBE_NOT_SEEN, format!("the request was seen on none of {} {why}", captured(seen, args)))
+    } else if rtts.is_empty() && rep.is_none() {
+        (
+            exit::PROBE_NO_REPLY,
+            format!("the request left encapsulated but no reply came back within {}", args.timeout),
+        )
+    } else {
+        (exit::OK, "request encapsulated, reply received".to_string())
+    };
+    let v = json!({
+        "target": target,
+        "request": leg(req),
+        "reply": leg(rep),
+        "rtt_ms": rtt_ms,
+        "sent": sent,
+        "received": rtts.len(),
+        "verdict": verdict,
+        "sightings": seen,
+    });
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let written = match args.format {
+        OutFormat::Json => serde_json::to_writer_pretty(&mut out, &v)
+            .map_err(std::io::Error::from)
+            .and_then(|_| writeln!(out)),
+        OutFormat::Table => table(&mut out, target, req, rep, rtt_ms, sent, rtts.len(), &verdict),
+    };
+    if let Err(e) = written {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            super::error(format!("writing the result: {e}"));
+        }
+    }
+    if code != exit::OK {
+        super::error(&verdict);
+    }
+    code
+}
+
+fn captured(_seen: &[Sighting], args: &ProbeArgs) -> String {
+    if args.interfaces.is_empty() {
+        "the captured interfaces".into()
+    } else {
+        args.interfaces.join(", ")
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn table(
+    out: &mut dyn Write,
+    target: Ipv4Addr,
+    req: Option<&Sighting>,
+    rep: Option<&Sighting>,
+    rtt_ms: Option<f64>,
+    sent: u16,
+    received: usize,
+    verdict: &str,
+) -> std::io::Result<()> {
+    writeln!(out, "probe to {target}: {sent} sent, {received} replies")?;
+    for (what, s) in [("request", req), ("reply", rep)] {
+        match s {
+            Some(s) => writeln!(
+                out,
+                "{what:<8} {:<12} {:<7} {} → {}",
+                s.interface,
+                s.encap.unwrap_or("plain"),
+                s.outer_src,
+                s.outer_dst
+            )?,
+            None => writeln!(out, "{what:<8} not seen in a tunnel")?,
+        }
+    }
+    if let Some(ms) = rtt_ms {
+        writeln!(out, "rtt      {ms} ms (min)")?;
+    }
+    writeln!(out, "verdict  {verdict}")
+}
