@@ -125,11 +125,12 @@ fi
 wait_for "$WORK/tt.err" "capturing on"
 
 # SENDERS=N floods from N processes at once (default 1).
+SENDER_PIDS=()
 for i in $(seq "${SENDERS:-1}"); do
     ip netns exec "$P-vms71" "$WORK/flood" 192.168.30.72 "$SECONDS_FLOOD" >"$WORK/sent.$i" &
+    SENDER_PIDS+=($!); PIDS+=($!)
 done
-wait_senders() { for f in "$WORK"/sent.*; do while [ ! -s "$f" ]; do sleep 0.1; done; done; }
-wait_senders
+wait "${SENDER_PIDS[@]}"
 read -r SENT FAILED ELAPSED < <(awk '{s += $1; f += $2; if ($3 > t) t = $3} END {print s, f, t}' "$WORK"/sent.*)
 sleep 0.5
 # tuntrace's CPU time (user + system clock ticks) over the whole run.

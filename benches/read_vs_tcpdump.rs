@@ -101,7 +101,6 @@ fn main() {
         Some(ipip),
         "IPIP packets"
     );
-
 }
 
 /// This process's resident set, in KiB (children inherit it as their floor).
@@ -116,7 +115,9 @@ fn own_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
-/// Wall time and peak RSS (KiB) of one run, output discarded.
+/// Wall time and peak RSS (KiB) of one run, output discarded. The child is
+/// reaped with wait4(2) (for its rusage), not `Child::wait`.
+#[allow(clippy::zombie_processes)]
 fn measure(argv: &[&str]) -> (Duration, u64) {
     let start = Instant::now();
     let child = Command::new(argv[0])
@@ -174,7 +175,11 @@ fn generate(path: &Path, packets: u64) -> u64 {
         frame.clear();
         let len = [56usize, 56, 56, 120, 300, 512, 1372][rng.below(7) as usize];
         let [na, nb, pa, pb] = conversations[rng.below(CONVERSATIONS) as usize];
-        let (na, nb, pa, pb) = if rng.below(2) == 0 { (na, nb, pa, pb) } else { (nb, na, pb, pa) };
+        let (na, nb, pa, pb) = if rng.below(2) == 0 {
+            (na, nb, pa, pb)
+        } else {
+            (nb, na, pb, pa)
+        };
         if rng.below(10) < 7 {
             ipip += 1;
             synth::write_calico_ipip_frame(&mut frame, na, nb, pa, pb, len);

@@ -236,6 +236,11 @@ pub struct AuditArgs {
     /// An outer packet this close to the MTU (bytes) counts as near it
     #[arg(long, default_value_t = 8, value_name = "BYTES")]
     pub mtu_margin: u32,
+    /// Finding kinds to leave out (e.g. near-mtu on a busy node); repeatable or comma-separated
+    #[arg(long, value_name = "KIND", value_delimiter = ',', value_parser = [
+        "unexpected-interface", "asymmetric-path", "fragmentation", "near-mtu", "icmp-too-big",
+        "outside-pod-cidr", "unencapsulated-pod-traffic", "unknown-peer"])]
+    pub ignore: Vec<String>,
     #[command(flatten)]
     pub host: HostArgs,
     #[arg(long, value_enum, default_value_t = OutFormat::Table)]

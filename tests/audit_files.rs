@@ -117,7 +117,16 @@ fn clean_capture_has_no_findings() {
     let nodes = nodes.to_str().unwrap();
     let found = audit(
         &f,
-        &["--expect-iface", "ens33", "--pod-cidr", "10.244.0.0/16", "--nodes", nodes, "--expect-cidr", "192.168.30.0/24"],
+        &[
+            "--expect-iface",
+            "ens33",
+            "--pod-cidr",
+            "10.244.0.0/16",
+            "--nodes",
+            nodes,
+            "--expect-cidr",
+            "192.168.30.0/24",
+        ],
         0,
     );
     assert!(found.is_empty(), "{found:#?}");
@@ -135,8 +144,18 @@ fn tunnel_on_an_excluded_interface() {
     let found = audit(&f, &["--expect-iface", "ens33"], 4);
     assert_eq!(kinds(&found), ["unexpected-interface"]);
     let x = &found[0];
-    assert_eq!((x["interface"].as_str(), x["outer_src"].as_str(), x["outer_dst"].as_str()), (Some("ens32"), Some("192.168.26.71"), Some("192.168.26.72")));
-    assert_eq!((x["packets"].as_u64(), x["severity"].as_str()), (Some(1), Some("error")));
+    assert_eq!(
+        (
+            x["interface"].as_str(),
+            x["outer_src"].as_str(),
+            x["outer_dst"].as_str()
+        ),
+        (Some("ens32"), Some("192.168.26.71"), Some("192.168.26.72"))
+    );
+    assert_eq!(
+        (x["packets"].as_u64(), x["severity"].as_str()),
+        (Some(1), Some("error"))
+    );
     assert!(x["first_seen"].as_str().unwrap().starts_with("2023-11-14T"));
     // The same traffic outside --expect-cidr.
     let found = audit(&f, &["--expect-cidr", "192.168.30.0/24"], 4);
@@ -155,12 +174,38 @@ fn expect_method_against_a_host_file() {
     );
     let f = capture(&d, "c.pcapng", &["ens33", "ens32"], &clean_frames());
     let h = host.to_str().unwrap();
-    assert!(audit(&f, &["--host-file", h, "--expect-method", "interface=ens33,eth0"], 0).is_empty());
-    let found = audit(&f, &["--host-file", h, "--expect-method", "interface=ens32,eth1"], 4);
-    assert_eq!(kinds(&found), ["unexpected-interface", "unexpected-interface"]);
-    assert!(found[0]["detail"].as_str().unwrap().contains("picks ens32 192.168.26.71/24"), "{found:#?}");
+    assert!(audit(
+        &f,
+        &["--host-file", h, "--expect-method", "interface=ens33,eth0"],
+        0
+    )
+    .is_empty());
+    let found = audit(
+        &f,
+        &["--host-file", h, "--expect-method", "interface=ens32,eth1"],
+        4,
+    );
+    assert_eq!(
+        kinds(&found),
+        ["unexpected-interface", "unexpected-interface"]
+    );
+    assert!(
+        found[0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("picks ens32 192.168.26.71/24"),
+        "{found:#?}"
+    );
     // A method calico-node rejects is a usage error.
-    let out = common::run(&["audit", "--read", f.to_str().unwrap(), "--host-file", h, "--expect-method", "eth1"]);
+    let out = common::run(&[
+        "audit",
+        "--read",
+        f.to_str().unwrap(),
+        "--host-file",
+        h,
+        "--expect-method",
+        "eth1",
+    ]);
     assert_eq!(out.status.code(), Some(2));
 }
 
@@ -177,11 +222,18 @@ fn asymmetric_path_between_two_nics() {
     assert_eq!(kinds(&found), ["asymmetric-path"]);
     assert_eq!(found[0]["interface"], "ens33, ens32");
     assert_eq!(found[0]["packets"], 4);
+    assert!(found[0]["first_seen"]
+        .as_str()
+        .unwrap()
+        .starts_with("2023-11-14T"));
     // With node names the node pair is recognised too (still one finding).
     let nodes = d.file("nodes.txt", NODES);
     let found = audit(&f, &["--nodes", nodes.to_str().unwrap()], 4);
     assert_eq!(kinds(&found), ["asymmetric-path"]);
-    assert!(found[0]["detail"].as_str().unwrap().contains("vms71"), "{found:#?}");
+    assert!(
+        found[0]["detail"].as_str().unwrap().contains("vms71"),
+        "{found:#?}"
+    );
 }
 
 #[test]
@@ -202,17 +254,26 @@ fn outer_fragments_and_near_mtu() {
     let d = Dir::new("frag");
     let inner = ipv4(P1, P2, 1, &synth::icmp_echo(1, 1, &[0; 2972]));
     let outer = ipv4(N71, N72, 4, &inner);
-    let mut frames: Vec<(u32, Vec<u8>)> = fragment_ipv4(&outer, 1500).into_iter().map(|p| (0, eth(&p))).collect();
+    let mut frames: Vec<(u32, Vec<u8>)> = fragment_ipv4(&outer, 1500)
+        .into_iter()
+        .map(|p| (0, eth(&p)))
+        .collect();
     frames.push((1, ipip(M71, M72, P1, P2)));
     let f = capture(&d, "c.pcapng", &["ens33", "ens32"], &frames);
     let found = audit(&f, &[], 4);
     let frag = only(&found, "fragmentation");
     assert_eq!(frag.len(), 1, "{found:#?}");
-    assert_eq!((frag[0]["interface"].as_str(), frag[0]["outer_dst"].as_str()), (Some("ens33"), Some("192.168.30.72")));
+    assert_eq!(
+        (frag[0]["interface"].as_str(), frag[0]["outer_dst"].as_str()),
+        (Some("ens33"), Some("192.168.30.72"))
+    );
     assert_eq!(frag[0]["packets"], 3);
     let near = only(&found, "near-mtu");
     assert_eq!(near.len(), 1);
-    assert_eq!((near[0]["interface"].as_str(), near[0]["severity"].as_str()), (Some("ens33"), Some("info")));
+    assert_eq!(
+        (near[0]["interface"].as_str(), near[0]["severity"].as_str()),
+        (Some("ens33"), Some("info"))
+    );
     // A smaller MTU makes the small packets on ens32 near it too.
     let found = audit(&f, &["--mtu", "110"], 4);
     assert_eq!(only(&found, "near-mtu").len(), 2);
@@ -221,7 +282,12 @@ fn outer_fragments_and_near_mtu() {
 #[test]
 fn icmp_too_big_quoting_a_tunnel_packet() {
     let d = Dir::new("toobig");
-    let quoted = ipv4(N71, N72, 4, &ipv4(P1, P2, 1, &synth::icmp_echo(1, 1, &[0; 1400])));
+    let quoted = ipv4(
+        N71,
+        N72,
+        4,
+        &ipv4(P1, P2, 1, &synth::icmp_echo(1, 1, &[0; 1400])),
+    );
     let mut icmp = vec![3, 4, 0, 0, 0, 0];
     icmp.extend_from_slice(&1400u16.to_be_bytes());
     icmp.extend_from_slice(&quoted[..48]);
@@ -237,7 +303,14 @@ fn icmp_too_big_quoting_a_tunnel_packet() {
     let found = audit(&f, &[], 4);
     assert_eq!(kinds(&found), ["icmp-too-big"]);
     let x = &found[0];
-    assert_eq!((x["interface"].as_str(), x["outer_src"].as_str(), x["outer_dst"].as_str()), (Some("ens33"), Some("192.168.30.71"), Some("192.168.30.72")));
+    assert_eq!(
+        (
+            x["interface"].as_str(),
+            x["outer_src"].as_str(),
+            x["outer_dst"].as_str()
+        ),
+        (Some("ens33"), Some("192.168.30.71"), Some("192.168.30.72"))
+    );
     assert!(x["detail"].as_str().unwrap().contains("1400-byte MTU"));
 }
 
@@ -246,18 +319,43 @@ fn pod_addresses_outside_the_pool_and_outside_the_tunnel() {
     let d = Dir::new("pods");
     let mut frames = clean_frames();
     // VXLAN carrying a pair outside the pool.
-    let inner = ethernet(MAC_A, MAC_B, 0x0800, &ipv4(Ipv4Addr::new(172, 16, 0, 1), P2, 17, &udp(1, 2, &[0; 8])));
-    frames.push((0, eth(&ipv4(N71, N72, 17, &udp(40000, 4789, &vxlan(4096, &inner))))));
+    let inner = ethernet(
+        MAC_A,
+        MAC_B,
+        0x0800,
+        &ipv4(Ipv4Addr::new(172, 16, 0, 1), P2, 17, &udp(1, 2, &[0; 8])),
+    );
+    frames.push((
+        0,
+        eth(&ipv4(N71, N72, 17, &udp(40000, 4789, &vxlan(4096, &inner)))),
+    ));
     // Pod traffic on ens32 without a tunnel.
     frames.push((1, eth(&ipv4(P1, P2, 1, &synth::icmp_echo(9, 1, &[0; 8])))));
     let f = capture(&d, "c.pcapng", &["ens33", "ens32"], &frames);
     // Without --pod-cidr these checks cannot run.
     assert!(audit(&f, &[], 0).is_empty());
     let found = audit(&f, &["--pod-cidr", "10.244.0.0/16"], 4);
-    assert_eq!(kinds(&found), ["unencapsulated-pod-traffic", "outside-pod-cidr"]);
+    assert_eq!(
+        kinds(&found),
+        ["unencapsulated-pod-traffic", "outside-pod-cidr"]
+    );
     let (u, o) = (&found[0], &found[1]);
-    assert_eq!((u["interface"].as_str(), u["outer_src"].as_str(), u["outer_dst"].as_str()), (Some("ens32"), Some("10.244.118.193"), Some("10.244.5.194")));
-    assert_eq!((o["interface"].as_str(), o["encap"].as_str(), o["packets"].as_u64()), (Some("ens33"), Some("vxlan"), Some(1)));
+    assert_eq!(
+        (
+            u["interface"].as_str(),
+            u["outer_src"].as_str(),
+            u["outer_dst"].as_str()
+        ),
+        (Some("ens32"), Some("10.244.118.193"), Some("10.244.5.194"))
+    );
+    assert_eq!(
+        (
+            o["interface"].as_str(),
+            o["encap"].as_str(),
+            o["packets"].as_u64()
+        ),
+        (Some("ens33"), Some("vxlan"), Some(1))
+    );
 }
 
 #[test]
@@ -269,11 +367,26 @@ fn ipip_from_an_unknown_address() {
     let nodes = d.file("nodes.txt", NODES);
     let found = audit(&f, &["--nodes", nodes.to_str().unwrap()], 4);
     assert_eq!(kinds(&found), ["unknown-peer"]);
-    assert_eq!((found[0]["outer_src"].as_str(), found[0]["interface"].as_str()), (Some("192.168.30.99"), Some("ens33")));
-    assert!(found[0]["detail"].as_str().unwrap().contains("vms71 (192.168.30.71)"));
+    assert_eq!(
+        (
+            found[0]["outer_src"].as_str(),
+            found[0]["interface"].as_str()
+        ),
+        (Some("192.168.30.99"), Some("ens33"))
+    );
+    assert!(found[0]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("vms71 (192.168.30.71)"));
     // A bad nodes file is a usage error naming the file and line.
     let bad = d.file("bad.txt", "vms71\n");
-    let out = common::run(&["audit", "--read", f.to_str().unwrap(), "--nodes", bad.to_str().unwrap()]);
+    let out = common::run(&[
+        "audit",
+        "--read",
+        f.to_str().unwrap(),
+        "--nodes",
+        bad.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("bad.txt: line 1"));
 }
@@ -283,4 +396,52 @@ fn missing_file_is_a_usage_error_naming_it() {
     let out = common::run(&["audit", "--read", "/nonexistent/x.pcap"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/x.pcap"));
+}
+
+#[test]
+fn ignored_kinds_do_not_count() {
+    let d = Dir::new("ignore");
+    let f = capture(&d, "c.pcapng", &["ens33"], &clean_frames());
+    assert_eq!(
+        kinds(&audit(&f, &["--mtu", "110"], 4)),
+        ["near-mtu", "near-mtu"]
+    );
+    assert!(audit(&f, &["--mtu", "110", "--ignore", "near-mtu"], 0).is_empty());
+    let out = common::run(&[
+        "audit",
+        "--read",
+        f.to_str().unwrap(),
+        "--ignore",
+        "nonsense",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn expect_method_ignores_the_other_nodes_nics() {
+    let d = Dir::new("method2");
+    let host = d.file(
+        "host.json",
+        r#"{"ifaces": [{"name": "ens32", "addrs": ["192.168.26.71/24"]}, {"name": "ens33", "addrs": ["192.168.30.71/24"]}]}"#,
+    );
+    // vms71's ens33 and vms72's eth0 in one file: vms72's NIC is not judged by vms71's method.
+    let mut frames = clean_frames();
+    frames.extend(clean_frames().into_iter().map(|(_, f)| (1, f)));
+    let f = capture(&d, "c.pcapng", &["ens33", "eth0"], &frames);
+    let h = host.to_str().unwrap();
+    assert!(audit(
+        &f,
+        &["--host-file", h, "--expect-method", "interface=ens33"],
+        0
+    )
+    .is_empty());
+    let found = audit(
+        &f,
+        &["--host-file", h, "--expect-method", "interface=ens32"],
+        4,
+    );
+    assert!(
+        found.iter().all(|x| x["interface"] == "ens33"),
+        "{found:#?}"
+    );
 }

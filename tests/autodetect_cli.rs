@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use serde_json::Value;
@@ -38,7 +38,7 @@ fn host_file(name: &str, text: &str) -> PathBuf {
     p
 }
 
-fn run(host: &PathBuf, args: &[&str]) -> Output {
+fn run(host: &Path, args: &[&str]) -> Output {
     let mut all = vec!["autodetect", "--host-file", host.to_str().unwrap()];
     all.extend_from_slice(args);
     common::run(&all)
@@ -46,19 +46,32 @@ fn run(host: &PathBuf, args: &[&str]) -> Output {
 
 fn json(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("not JSON ({e}): {}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+        panic!(
+            "not JSON ({e}): {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
     })
 }
 
 #[track_caller]
-fn pick(host: &PathBuf, method: &str, extra: &[&str], iface: &str, addr: &str) {
+fn pick(host: &Path, method: &str, extra: &[&str], iface: &str, addr: &str) {
     let mut args = vec![method, "--format", "json"];
     args.extend_from_slice(extra);
     let out = run(host, &args);
-    assert_eq!(out.status.code(), Some(0), "{method}: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{method}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v = json(&out);
     assert_eq!(v["method"], method);
-    assert_eq!((v["interface"].as_str(), v["address"].as_str()), (Some(iface), Some(addr)), "{method}: {v:#}");
+    assert_eq!(
+        (v["interface"].as_str(), v["address"].as_str()),
+        (Some(iface), Some(addr)),
+        "{method}: {v:#}"
+    );
     assert!(v["reason"].as_str().is_some_and(|r| !r.is_empty()));
 }
 
@@ -71,9 +84,21 @@ fn host_a_rows_of_the_spec() {
     pick(&a, "interface=eth0,", &[], "tunl0", "10.244.12.192/32");
     pick(&a, "skip-interface=eth1,ens32", &[], "eth0", "10.0.2.15/24");
     pick(&a, "can-reach=8.8.8.8", &[], "eth0", "10.0.2.15/24");
-    pick(&a, "can-reach=192.168.56.1", &[], "eth1", "192.168.56.11/24");
+    pick(
+        &a,
+        "can-reach=192.168.56.1",
+        &[],
+        "eth1",
+        "192.168.56.11/24",
+    );
     pick(&a, "cidr=10.0.0.0/8", &[], "tunl0", "10.244.12.192/32");
-    pick(&a, "cidr=192.168.56.0/24,10.0.2.0/24", &[], "eth1", "192.168.56.11/24");
+    pick(
+        &a,
+        "cidr=192.168.56.0/24,10.0.2.0/24",
+        &[],
+        "eth1",
+        "192.168.56.11/24",
+    );
     let _ = std::fs::remove_file(a);
 }
 
@@ -83,12 +108,28 @@ fn host_b_from_ip_j_addr() {
     pick(&b, "first-found", &[], "ens33.26", "192.168.26.10/24");
     pick(&b, "interface=^ens33$", &[], "ens33", "192.168.30.10/24");
     pick(&b, "cidr=10.0.0.0/8", &[], "kube-ipvs0", "10.96.0.1/32");
-    pick(&b, "kubernetes-internal-ip", &["--internal-ip", "192.168.30.10"], "ens33", "192.168.30.10/24");
-    pick(&b, "first-found", &["--family", "6"], "ens33", "fd00:30::10/64");
+    pick(
+        &b,
+        "kubernetes-internal-ip",
+        &["--internal-ip", "192.168.30.10"],
+        "ens33",
+        "192.168.30.10/24",
+    );
+    pick(
+        &b,
+        "first-found",
+        &["--family", "6"],
+        "ens33",
+        "fd00:30::10/64",
+    );
     // The skipped interfaces say why.
     let v = json(&run(&b, &["first-found", "--format", "json"]));
     let skipped = v["skipped"].as_array().unwrap();
-    assert!(skipped.iter().any(|s| s["interface"] == "nodelocaldns" && s["why"].as_str().unwrap().contains("nodelocaldns")), "{v:#}");
+    assert!(
+        skipped.iter().any(|s| s["interface"] == "nodelocaldns"
+            && s["why"].as_str().unwrap().contains("nodelocaldns")),
+        "{v:#}"
+    );
     let _ = std::fs::remove_file(b);
 }
 
@@ -105,7 +146,15 @@ fn nothing_matches_exit_1_and_says_what_was_looked_at() {
     // A bare IP in cidr= fails the whole method.
     assert_eq!(run(&a, &["cidr=10.0.2.15"]).status.code(), Some(1));
     // kubernetes-internal-ip with an address no interface holds.
-    assert_eq!(run(&a, &["kubernetes-internal-ip", "--internal-ip", "192.168.30.50"]).status.code(), Some(1));
+    assert_eq!(
+        run(
+            &a,
+            &["kubernetes-internal-ip", "--internal-ip", "192.168.30.50"]
+        )
+        .status
+        .code(),
+        Some(1)
+    );
     let _ = std::fs::remove_file(a);
 }
 
@@ -126,22 +175,43 @@ fn without_a_method_every_likely_one_is_evaluated() {
     let out = run(&a, &["--format", "json"]);
     assert_eq!(out.status.code(), Some(0));
     let v = json(&out);
-    let methods: Vec<&str> = v["methods"].as_array().unwrap().iter().map(|m| m["method"].as_str().unwrap()).collect();
-    for m in ["first-found", "interface=eth0", "interface=eth1", "skip-interface=eth1", "cidr=10.0.2.0/24", "can-reach=10.0.2.2"] {
+    let methods: Vec<&str> = v["methods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["method"].as_str().unwrap())
+        .collect();
+    for m in [
+        "first-found",
+        "interface=eth0",
+        "interface=eth1",
+        "skip-interface=eth1",
+        "cidr=10.0.2.0/24",
+        "can-reach=10.0.2.2",
+    ] {
         assert!(methods.contains(&m), "{m} missing from {methods:?}");
     }
     let table = String::from_utf8_lossy(&run(&a, &[]).stdout).into_owned();
-    assert!(table.contains("METHOD") && table.contains("192.168.56.11/24"), "{table}");
+    assert!(
+        table.contains("METHOD") && table.contains("192.168.56.11/24"),
+        "{table}"
+    );
     let _ = std::fs::remove_file(a);
 }
 
 #[test]
 fn bad_host_files_name_the_file() {
-    let p = host_file("bad.json", "{\"ifaces\": [{\"name\": \"eth0\", \"addrs\": [\"10.0.0.1\"]}]}");
+    let p = host_file(
+        "bad.json",
+        "{\"ifaces\": [{\"name\": \"eth0\", \"addrs\": [\"10.0.0.1\"]}]}",
+    );
     let out = run(&p, &["first-found"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains(p.to_str().unwrap()) && err.contains("ip/prefix"), "{err}");
+    assert!(
+        err.contains(p.to_str().unwrap()) && err.contains("ip/prefix"),
+        "{err}"
+    );
     let _ = std::fs::remove_file(p);
     let out = common::run(&["autodetect", "--host-file", "/nonexistent/h.json"]);
     assert_eq!(out.status.code(), Some(2));
@@ -151,7 +221,12 @@ fn bad_host_files_name_the_file() {
 fn routes_json_has_the_contract_keys() {
     // Works on any host: the keys are there even when the lists are empty.
     let out = common::run(&["routes", "--format", "json"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v = json(&out);
     assert!(v["routes"].is_array() && v["peers"].is_array(), "{v:#}");
 }

@@ -9,7 +9,14 @@ use crate::report::{Report, TunnelRow};
 
 use super::{Expect, Finding, Severity};
 
-fn finding(kind: &'static str, severity: Severity, iface: &str, t: &TunnelRow, packets: u64, detail: String) -> Finding {
+fn finding(
+    kind: &'static str,
+    severity: Severity,
+    iface: &str,
+    t: &TunnelRow,
+    packets: u64,
+    detail: String,
+) -> Finding {
     Finding {
         kind,
         severity,
@@ -53,15 +60,20 @@ pub(super) fn interfaces(r: &Report, e: &Expect, out: &mut Vec<Finding>) {
                 .into_iter()
                 .filter(|a| m.local_addrs.contains(a))
                 .collect();
-            // Only this node's tunnels: files may hold other nodes' NICs too.
-            if !local.is_empty() {
+            // Only this node's tunnels on this node's NICs: files may hold other nodes' too.
+            let ours = m.local_ifaces.is_empty() || m.local_ifaces.iter().any(|n| n == iface);
+            if !local.is_empty() && ours {
                 let mut why = Vec::new();
                 if iface != m.interface {
                     why.push(format!("it crosses {iface}, not {}", m.interface));
                 }
                 if !local.contains(&m.address.addr()) {
                     let l: Vec<String> = local.iter().map(|a| a.to_string()).collect();
-                    why.push(format!("its local end is {}, not {}", l.join(" and "), m.address.addr()));
+                    why.push(format!(
+                        "its local end is {}, not {}",
+                        l.join(" and "),
+                        m.address.addr()
+                    ));
                 }
                 if !why.is_empty() {
                     out.push(finding(
@@ -152,35 +164,52 @@ pub(super) fn two_nics(r: &Report, e: &Expect, out: &mut Vec<Finding>) {
     }
 }
 
+/// One direction (node pair or pod pair): where it was seen and how much.
+#[derive(Default)]
+struct Way {
+    ifaces: BTreeSet<String>,
+    packets: u64,
+    /// The first tunnel's outer pair, as evidence.
+    pair: Option<(IpAddr, IpAddr)>,
+    first_seen: Option<String>,
+}
+
+impl Way {
+    fn add(&mut self, iface: &str, t: &TunnelRow, packets: u64) {
+        self.ifaces.insert(iface.to_string());
+        self.packets += packets;
+        self.pair.get_or_insert((t.outer_src, t.outer_dst));
+        // RFC 3339 times in one format sort as text.
+        match &self.first_seen {
+            Some(f) if *f <= t.first_seen => {}
+            _ => self.first_seen = Some(t.first_seen.clone()),
+        }
+    }
+}
+
 /// Directions carried on disjoint interface sets: node pairs (outer,
 /// `--nodes` identities) and pod pairs (inner).
 pub(super) fn asymmetry(r: &Report, e: &Expect, out: &mut Vec<Finding>) {
-    type Dir = BTreeMap<(String, String), (BTreeSet<String>, u64, Option<(IpAddr, IpAddr)>)>;
-    let mut outer: Dir = BTreeMap::new();
-    let mut inner: Dir = BTreeMap::new();
+    let mut outer: BTreeMap<(String, String), Way> = BTreeMap::new();
+    let mut inner: BTreeMap<(String, String), Way> = BTreeMap::new();
     for (iface, t) in tunnels(r) {
-        let o = outer
-            .entry((e.identity(t.outer_src), e.identity(t.outer_dst)))
-            .or_default();
-        o.0.insert(iface.to_string());
-        o.1 += t.packets;
-        o.2.get_or_insert((t.outer_src, t.outer_dst));
+        let key = (e.identity(t.outer_src), e.identity(t.outer_dst));
+        outer.entry(key).or_default().add(iface, t, t.packets);
         for p in &t.inner {
-            let i = inner.entry((p.src.to_string(), p.dst.to_string())).or_default();
-            i.0.insert(iface.to_string());
-            i.1 += p.packets;
-            i.2.get_or_insert((t.outer_src, t.outer_dst));
+            let key = (p.src.to_string(), p.dst.to_string());
+            inner.entry(key).or_default().add(iface, t, p.packets);
         }
     }
     let mut reported: BTreeSet<(Vec<String>, Vec<String>)> = BTreeSet::new();
     for (level, dirs) in [("node", &outer), ("pod", &inner)] {
-        for ((a, b), (fwd, n_fwd, pair)) in dirs {
+        for ((a, b), fw) in dirs {
             if a >= b {
                 continue;
             }
-            let Some((rev, n_rev, _)) = dirs.get(&(b.clone(), a.clone())) else {
+            let Some(rv) = dirs.get(&(b.clone(), a.clone())) else {
                 continue;
             };
+            let (fwd, rev, n_fwd, n_rev) = (&fw.ifaces, &rv.ifaces, fw.packets, rv.packets);
             if !fwd.is_disjoint(rev) {
                 continue;
             }
@@ -188,6 +217,12 @@ pub(super) fn asymmetry(r: &Report, e: &Expect, out: &mut Vec<Finding>) {
             if !reported.insert(key) {
                 continue;
             }
+            let pair = fw.pair;
+            let first_seen = [&fw.first_seen, &rv.first_seen]
+                .into_iter()
+                .flatten()
+                .min()
+                .cloned();
             let f: Vec<&str> = fwd.iter().map(String::as_str).collect();
             let v: Vec<&str> = rev.iter().map(String::as_str).collect();
             out.push(Finding {
@@ -205,7 +240,7 @@ pub(super) fn asymmetry(r: &Report, e: &Expect, out: &mut Vec<Finding>) {
                     f.join(", "),
                     v.join(", ")
                 ),
-                first_seen: None,
+                first_seen,
             });
         }
     }
@@ -247,7 +282,10 @@ pub(super) fn mtu(r: &Report, e: &Expect, out: &mut Vec<Finding>) {
                      header on the path (VLAN, another tunnel) drops or fragments them{}",
                     t.max_outer_len,
                     if t.df_packets > 0 {
-                        format!("; {} carry DF, so they are dropped, not fragmented", t.df_packets)
+                        format!(
+                            "; {} carry DF, so they are dropped, not fragmented",
+                            t.df_packets
+                        )
                     } else {
                         String::new()
                     }
@@ -299,8 +337,16 @@ pub(super) fn pods(r: &Report, e: &Expect, out: &mut Vec<Finding>) {
             continue;
         }
         let n: u64 = bad.iter().map(|p| p.packets).sum();
-        let shown: Vec<String> = bad.iter().take(3).map(|p| format!("{} → {}", p.src, p.dst)).collect();
-        let more = if bad.len() > 3 { format!(" and {} more", bad.len() - 3) } else { String::new() };
+        let shown: Vec<String> = bad
+            .iter()
+            .take(3)
+            .map(|p| format!("{} → {}", p.src, p.dst))
+            .collect();
+        let more = if bad.len() > 3 {
+            format!(" and {} more", bad.len() - 3)
+        } else {
+            String::new()
+        };
         out.push(finding(
             "outside-pod-cidr",
             Severity::Warning,
@@ -315,8 +361,17 @@ pub(super) fn pods(r: &Report, e: &Expect, out: &mut Vec<Finding>) {
             ),
         ));
     }
+    // Calico's own devices (cali*, tunl0, ...) carry pod traffic in plain IP
+    // by design; judged once per interface name (the regexes are not cheap).
+    let mut calico_dev: BTreeMap<&str, bool> = BTreeMap::new();
     for p in &r.plain {
-        if default_exclusion(&p.interface).is_some() || !(e.in_pods(p.src) || e.in_pods(p.dst)) {
+        if !(e.in_pods(p.src) || e.in_pods(p.dst)) {
+            continue;
+        }
+        let own = *calico_dev
+            .entry(p.interface.as_str())
+            .or_insert_with(|| default_exclusion(&p.interface).is_some());
+        if own {
             continue;
         }
         out.push(Finding {

@@ -18,6 +18,10 @@ pub struct MethodPick {
     pub address: IpNet,
     #[serde(skip)]
     pub local_addrs: Vec<IpAddr>,
+    /// The host's interface names: a capture interface not among them
+    /// belongs to another node (multi-node file sets).
+    #[serde(skip)]
+    pub local_ifaces: Vec<String>,
 }
 
 /// Everything the checks need besides the report.

@@ -36,7 +36,9 @@ impl Nodes {
 
     /// The node an address belongs to, or the address itself.
     pub fn identity(&self, ip: IpAddr) -> String {
-        self.name(ip).map(str::to_string).unwrap_or_else(|| ip.to_string())
+        self.name(ip)
+            .map(str::to_string)
+            .unwrap_or_else(|| ip.to_string())
     }
 
     fn insert(&mut self, name: &str, addr: &str) -> Result<(), String> {
@@ -56,7 +58,8 @@ impl Nodes {
 
 /// Reads `path`; errors name the file and line.
 pub fn read_nodes(path: &Path) -> Result<Nodes, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     parse_nodes(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
@@ -72,11 +75,16 @@ pub fn parse_nodes(text: &str) -> Result<Nodes, String> {
         let Some(name) = words.next() else { continue };
         let mut any = false;
         for addr in words {
-            nodes.insert(name, addr).map_err(|e| format!("line {}: {e}", n + 1))?;
+            nodes
+                .insert(name, addr)
+                .map_err(|e| format!("line {}: {e}", n + 1))?;
             any = true;
         }
         if !any {
-            return Err(format!("line {}: node {name} has no address (expected `NAME ADDR...`)", n + 1));
+            return Err(format!(
+                "line {}: node {name} has no address (expected `NAME ADDR...`)",
+                n + 1
+            ));
         }
     }
     Ok(nodes)
@@ -119,9 +127,15 @@ mod tests {
 
     #[test]
     fn text_and_json() {
-        let n = parse_nodes("# lab\nvms71 192.168.26.71 192.168.30.71/24\nvms72 192.168.26.72 192.168.30.72\n").unwrap();
+        let n = parse_nodes(
+            "# lab\nvms71 192.168.26.71 192.168.30.71/24\nvms72 192.168.26.72 192.168.30.72\n",
+        )
+        .unwrap();
         assert_eq!(n.name("192.168.30.71".parse().unwrap()), Some("vms71"));
-        assert_eq!(n.label("192.168.26.72".parse().unwrap()), "vms72 (192.168.26.72)");
+        assert_eq!(
+            n.label("192.168.26.72".parse().unwrap()),
+            "vms72 (192.168.26.72)"
+        );
         assert_eq!(n.identity("10.0.0.1".parse().unwrap()), "10.0.0.1");
         let j = parse_nodes(r#"{"a": ["10.0.0.1"], "b": ["10.0.0.2"]}"#).unwrap();
         assert_eq!(j.name("10.0.0.2".parse().unwrap()), Some("b"));
@@ -131,8 +145,12 @@ mod tests {
 
     #[test]
     fn errors_name_the_line() {
-        assert!(parse_nodes("a 10.0.0.1\nb\n").unwrap_err().starts_with("line 2"));
+        assert!(parse_nodes("a 10.0.0.1\nb\n")
+            .unwrap_err()
+            .starts_with("line 2"));
         assert!(parse_nodes("a x").unwrap_err().contains("not an IP"));
-        assert!(parse_nodes("a 10.0.0.1\nb 10.0.0.1").unwrap_err().contains("both"));
+        assert!(parse_nodes("a 10.0.0.1\nb 10.0.0.1")
+            .unwrap_err()
+            .contains("both"));
     }
 }

@@ -42,7 +42,8 @@ impl Resolver for HostFile {
 
 /// Reads and parses `path`; errors name the file.
 pub fn read_host_file(path: &Path) -> Result<HostFile, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     parse_host_file(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
@@ -122,13 +123,18 @@ fn from_own(v: &Value) -> Result<HostFile, String> {
     };
     if let Some(m) = v["can_reach"].as_object() {
         for (dest, src) in m {
-            out.can_reach.insert(dest.clone(), ip_of(src, &format!("can_reach {dest}"))?);
+            out.can_reach
+                .insert(dest.clone(), ip_of(src, &format!("can_reach {dest}"))?);
         }
     }
     if !v["default_gateway"].is_null() {
         out.default_gateway = Some(ip_of(&v["default_gateway"], "default_gateway")?);
     }
-    for ip in v["internal_ips"].as_array().map(Vec::as_slice).unwrap_or(&[]) {
+    for ip in v["internal_ips"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
+    {
         out.internal_ips.push(ip_of(ip, "internal_ips")?);
     }
     Ok(out)
@@ -146,7 +152,10 @@ mod tests {
         let h = parse_host_file(text).unwrap().host;
         assert_eq!(h.ifaces.len(), 3);
         assert_eq!(h.ifaces[1].index, 3);
-        assert_eq!(h.ifaces[1].addrs[0], "192.168.30.71/24".parse::<IpNet>().unwrap());
+        assert_eq!(
+            h.ifaces[1].addrs[0],
+            "192.168.30.71/24".parse::<IpNet>().unwrap()
+        );
         assert_eq!(h.ifaces[1].addrs.len(), 2);
         assert!(h.ifaces[2].addrs.is_empty());
     }
@@ -157,7 +166,10 @@ mod tests {
             "can_reach":{"8.8.8.8":"10.0.2.15"},"internal_ips":["10.0.2.15"]}"#;
         let f = parse_host_file(text).unwrap();
         assert_eq!(f.host.ifaces[0].index, 1);
-        assert_eq!(f.route_source("8.8.8.8", Family::V4), Ok("10.0.2.15".parse().unwrap()));
+        assert_eq!(
+            f.route_source("8.8.8.8", Family::V4),
+            Ok("10.0.2.15".parse().unwrap())
+        );
         assert!(f.route_source("1.1.1.1", Family::V4).is_err());
         assert_eq!(f.internal_ips.len(), 1);
     }
@@ -166,8 +178,10 @@ mod tests {
     fn rejects_garbage_with_a_reason() {
         assert!(parse_host_file("3").unwrap_err().contains("expected"));
         assert!(parse_host_file("[{}]").unwrap_err().contains("ifname"));
-        assert!(parse_host_file(r#"{"ifaces":[{"name":"a","addrs":["x"]}]}"#)
-            .unwrap_err()
-            .contains("ip/prefix"));
+        assert!(
+            parse_host_file(r#"{"ifaces":[{"name":"a","addrs":["x"]}]}"#)
+                .unwrap_err()
+                .contains("ip/prefix")
+        );
     }
 }

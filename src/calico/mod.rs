@@ -7,10 +7,12 @@
 //!   lookup behind `can-reach=`.
 //! * [`routes`]: tunnel routes (`tunl0`, `vxlan.calico`) and the kernel's
 //!   path to each peer.
+//! * [`fdb`]: the node address behind a VXLAN peer (neighbour + FDB).
 //! * [`hostfile`]: a host described in a file (`ip -j addr` or our JSON).
 //! * [`regex_list`]: Calico's list splitting and Go-regex handling.
 
 pub mod autodetect;
+pub mod fdb;
 pub mod host;
 pub mod hostfile;
 pub mod regex_list;

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use serde_json::json;
+use serde::Serialize;
 
 use crate::audit::{audit, read_nodes, Expect, Finding, MethodPick};
 use crate::cli::{AuditArgs, OutFormat};
@@ -17,6 +17,14 @@ use crate::sources::file::{read_file, FileError, FileOptions};
 use super::autodetect::load_host;
 
 pub(crate) mod live;
+
+/// The JSON answer: findings first, then what was expected and the report.
+#[derive(Serialize)]
+struct Output<'a> {
+    findings: &'a [Finding],
+    expect: &'a Expect,
+    report: &'a Report,
+}
 
 pub fn run(args: &AuditArgs) -> u8 {
     let mut expect = match expectations(args) {
@@ -37,13 +45,18 @@ pub fn run(args: &AuditArgs) -> u8 {
             Err(code) => return code,
         }
     };
-    let findings = audit(&report, &expect);
+    let mut findings = audit(&report, &expect);
+    findings.retain(|f| !args.ignore.iter().any(|k| k == f.kind));
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let written = match args.format {
         OutFormat::Json => serde_json::to_writer_pretty(
             &mut out,
-            &json!({"findings": findings, "expect": expect, "report": report}),
+            &Output {
+                findings: &findings,
+                expect: &expect,
+                report: &report,
+            },
         )
         .map_err(std::io::Error::from)
         .and_then(|_| writeln!(out)),
@@ -65,7 +78,12 @@ pub fn run(args: &AuditArgs) -> u8 {
 /// Resolves the flags into checks: evaluates `--expect-method`, reads `--nodes`.
 fn expectations(a: &AuditArgs) -> Result<Expect, String> {
     let mut e = Expect::new();
-    e.ifaces = a.expect_iface.iter().filter(|s| !s.is_empty()).cloned().collect();
+    e.ifaces = a
+        .expect_iface
+        .iter()
+        .filter(|s| !s.is_empty())
+        .cloned()
+        .collect();
     e.cidrs = a.expect_cidr.iter().map(|c| c.trunc()).collect();
     e.pod_cidrs = a.pod_cidr.iter().map(|c| c.trunc()).collect();
     if let Some(m) = a.mtu {
@@ -101,6 +119,7 @@ fn expectations(a: &AuditArgs) -> Result<Expect, String> {
             interface: pick.interface,
             address: pick.address,
             local_addrs,
+            local_ifaces: src.host.ifaces.iter().map(|i| i.name.clone()).collect(),
         });
     }
     Ok(e)
@@ -146,7 +165,10 @@ fn read_files(files: &[PathBuf], labels: &[String], a: &AuditArgs) -> Result<(Re
         }
         sources.push(info);
     }
-    Ok((build_report(&pipeline.table, &ifaces, &pipeline.shadowed, sources), code))
+    Ok((
+        build_report(&pipeline.table, &ifaces, &pipeline.shadowed, sources),
+        code,
+    ))
 }
 
 fn table(findings: &[Finding], report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
@@ -160,7 +182,13 @@ fn table(findings: &[Finding], report: &Report, out: &mut dyn Write) -> std::io:
             report.links.len()
         );
     }
-    writeln!(out, "{} findings ({} packets, {} tunnel rows):", findings.len(), report.packets.total, tunnels)?;
+    writeln!(
+        out,
+        "{} findings ({} packets, {} tunnel rows):",
+        findings.len(),
+        report.packets.total,
+        tunnels
+    )?;
     for f in findings {
         let pair = match (f.outer_src, f.outer_dst) {
             (Some(s), Some(d)) => format!("{s} → {d}"),
@@ -173,7 +201,10 @@ fn table(findings: &[Finding], report: &Report, out: &mut dyn Write) -> std::io:
             f.kind,
             f.interface,
             f.packets,
-            f.first_seen.as_ref().map(|t| format!(", first {t}")).unwrap_or_default()
+            f.first_seen
+                .as_ref()
+                .map(|t| format!(", first {t}"))
+                .unwrap_or_default()
         )?;
         writeln!(out, "        {}", f.detail)?;
     }

@@ -7,7 +7,9 @@ use std::net::IpAddr;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::calico::autodetect::{evaluate, likely_methods, parse_method, Failure, Family, Host, Pick, Resolver};
+use crate::calico::autodetect::{
+    evaluate, likely_methods, parse_method, Failure, Family, Host, Pick, Resolver,
+};
 use crate::calico::hostfile::{read_host_file, HostFile};
 use crate::calico::routes::default_gateway;
 use crate::calico::{read_host, SystemResolver};
@@ -27,7 +29,11 @@ pub struct HostSource {
 
 /// Reads the host from `--host-file` or from this network namespace.
 pub fn load_host(a: &HostArgs) -> Result<HostSource, String> {
-    let family = if a.family == 6 { Family::V6 } else { Family::V4 };
+    let family = if a.family == 6 {
+        Family::V6
+    } else {
+        Family::V4
+    };
     match &a.host_file {
         Some(path) => {
             let f: HostFile = read_host_file(path)?;
@@ -45,7 +51,8 @@ pub fn load_host(a: &HostArgs) -> Result<HostSource, String> {
             })
         }
         None => {
-            let host = read_host(Some(family)).map_err(|e| format!("cannot read this host's interfaces over netlink: {e}"))?;
+            let host = read_host(Some(family))
+                .map_err(|e| format!("cannot read this host's interfaces over netlink: {e}"))?;
             Ok(HostSource {
                 host,
                 family,
@@ -63,7 +70,14 @@ impl HostSource {
     /// Evaluates an already parsed method string.
     pub fn evaluate(&self, raw: &str) -> Result<Result<Pick, Failure>, String> {
         let m = parse_method(raw).map_err(|e| e.to_string())?;
-        Ok(evaluate(&m, raw, &self.host, self.family, self.resolver.as_ref(), &self.internal_ips))
+        Ok(evaluate(
+            &m,
+            raw,
+            &self.host,
+            self.family,
+            self.resolver.as_ref(),
+            &self.internal_ips,
+        ))
     }
 }
 
@@ -131,7 +145,12 @@ pub fn run(args: &AutodetectArgs) -> u8 {
     };
     let methods = match &args.method {
         Some(m) => vec![m.clone()],
-        None => likely_methods(&src.host, src.family, src.default_gateway, &src.internal_ips),
+        None => likely_methods(
+            &src.host,
+            src.family,
+            src.default_gateway,
+            &src.internal_ips,
+        ),
     };
     let mut outcomes = Vec::with_capacity(methods.len());
     for m in &methods {
@@ -147,7 +166,9 @@ pub fn run(args: &AutodetectArgs) -> u8 {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let written = match (args.format, args.method.is_some()) {
-        (OutFormat::Json, true) => serde_json::to_writer_pretty(&mut out, &outcomes[0]).map_err(std::io::Error::from),
+        (OutFormat::Json, true) => {
+            serde_json::to_writer_pretty(&mut out, &outcomes[0]).map_err(std::io::Error::from)
+        }
         (OutFormat::Json, false) => serde_json::to_writer_pretty(
             &mut out,
             &json!({"host": src.origin, "family": src.family.version(), "methods": outcomes}),
@@ -162,9 +183,16 @@ pub fn run(args: &AutodetectArgs) -> u8 {
             super::error(format!("writing the answer: {e}"));
         }
     }
-    if let (Some(o), Some(e)) = (outcomes.first(), outcomes.first().and_then(|o| o.error.as_ref())) {
+    if let (Some(o), Some(e)) = (
+        outcomes.first(),
+        outcomes.first().and_then(|o| o.error.as_ref()),
+    ) {
         if args.method.is_some() {
-            super::error(format!("{}: {}", show(&o.method), e["message"].as_str().unwrap_or("no address")));
+            super::error(format!(
+                "{}: {}",
+                show(&o.method),
+                e["message"].as_str().unwrap_or("no address")
+            ));
         }
     }
     if any_pick {
@@ -197,24 +225,40 @@ fn table_one(o: &Outcome, out: &mut dyn Write) -> std::io::Result<()> {
             Ok(())
         }
         _ => {
-            let msg = o.error.as_ref().and_then(|e| e["message"].as_str()).unwrap_or("no address");
+            let msg = o
+                .error
+                .as_ref()
+                .and_then(|e| e["message"].as_str())
+                .unwrap_or("no address");
             write!(out, "result     nothing picked: {msg}")
         }
     }
 }
 
 fn table_many(os: &[Outcome], origin: &str, out: &mut dyn Write) -> std::io::Result<()> {
-    let w = os.iter().map(|o| show(&o.method).len()).max().unwrap_or(6).max(6);
+    let w = os
+        .iter()
+        .map(|o| show(&o.method).len())
+        .max()
+        .unwrap_or(6)
+        .max(6);
     writeln!(out, "Picks on {origin}:")?;
     writeln!(out, "{:<w$}  {:<14} ADDRESS", "METHOD", "INTERFACE")?;
     for o in os {
         match (&o.interface, &o.address) {
             (Some(i), Some(a)) => writeln!(out, "{:<w$}  {i:<14} {a}", show(&o.method))?,
             _ => {
-                let msg = o.error.as_ref().and_then(|e| e["message"].as_str()).unwrap_or("no address");
+                let msg = o
+                    .error
+                    .as_ref()
+                    .and_then(|e| e["message"].as_str())
+                    .unwrap_or("no address");
                 writeln!(out, "{:<w$}  {:<14} ({msg})", show(&o.method), "-")?
             }
         }
     }
-    write!(out, "Give one METHOD for the reason and the interfaces passed over.")
+    write!(
+        out,
+        "Give one METHOD for the reason and the interfaces passed over."
+    )
 }

@@ -24,11 +24,7 @@ use crate::sources::live::{
     Interval, OpenError, Worker,
 };
 
-// TODO(wiring): render/mod.rs should declare `pub mod live_view;`; until it
-// does, the view is compiled here.
-#[path = "../render/live_view.rs"]
-mod live_view;
-use live_view::LiveView;
+use crate::render::live_view::{self, LiveView};
 
 /// Snaplen when only headers are needed: Ethernet + VLAN + IPv6 + UDP +
 /// VXLAN/Geneve + inner Ethernet + inner IPv6 fit with room to spare.

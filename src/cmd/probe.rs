@@ -6,7 +6,7 @@
 mod echo;
 
 use std::io::Write;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::mpsc::{channel, Sender};
@@ -17,10 +17,9 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::cli::{OutFormat, ProbeArgs};
-use crate::decode::{decode_frame, DecodeConfig, Kind};
+use crate::decode::{decode_frame, DecodeConfig, Decoded, Kind};
 use crate::exit;
-use crate::sources::live::{now_ns, Handle};
-use crate::synth::icmp_echo;
+use crate::sources::live::Handle;
 
 use self::echo::{find_echo, new_marker, Echo, RawIcmp, MARKER_LEN};
 use super::audit::live::{catch_signals, open_nics, stop_requested};
@@ -51,10 +50,7 @@ pub struct Sighting {
 }
 
 pub fn run(args: &ProbeArgs) -> u8 {
-    let IpAddr::V4(target) = args.target else {
-        super::error(format!("probe {}: only IPv4 pod addresses can be probed so far", args.target));
-        return exit::USAGE;
-    };
+    let target = args.target;
     let timeout = match parse_duration(&args.timeout) {
         Ok(t) => t,
         Err(e) => {
@@ -62,7 +58,7 @@ pub fn run(args: &ProbeArgs) -> u8 {
             return exit::USAGE;
         }
     };
-    let sock = match RawIcmp::open() {
+    let sock = match RawIcmp::open(target) {
         Ok(s) => s,
         Err(e) => {
             super::error(format!(
@@ -71,7 +67,15 @@ pub fn run(args: &ProbeArgs) -> u8 {
             return exit::USAGE;
         }
     };
-    let handles = match open_nics(&args.interfaces, &args.decode, &format!("(icmp and host {target})"), SNAPLEN) {
+    let handles = match open_nics(
+        &args.interfaces,
+        &args.decode,
+        &format!(
+            "({} and host {target})",
+            if target.is_ipv6() { "icmp6" } else { "icmp" }
+        ),
+        SNAPLEN,
+    ) {
         Ok(h) => h,
         Err(code) => return code,
     };
@@ -91,9 +95,10 @@ pub fn run(args: &ProbeArgs) -> u8 {
     drop(tx);
     catch_signals();
     eprintln!(
-        "tuntrace: capturing on {} (probe to {target}, id {id:#06x}, {} requests)",
+        "tuntrace: capturing on {} (probe to {target}, id {id:#06x}, {} request{})",
         names.join(", "),
-        args.count
+        args.count,
+        if args.count == 1 { "" } else { "s" }
     );
     let (sent, rtts) = ping(&sock, target, id, &marker, args.count, timeout);
     std::thread::sleep(SETTLE);
@@ -110,14 +115,14 @@ pub fn run(args: &ProbeArgs) -> u8 {
             return exit::USAGE;
         }
     };
-    report(args, target, sent, &rtts, &seen)
+    report(args, target, sent, &rtts, &seen, &names)
 }
 
 /// Sends `count` marked requests and collects replies until `timeout` after
 /// the last one. Returns the number sent and the round-trip times.
 fn ping(
     sock: &RawIcmp,
-    target: Ipv4Addr,
+    target: IpAddr,
     id: u16,
     marker: &[u8; MARKER_LEN],
     count: u16,
@@ -135,7 +140,7 @@ fn ping(
         }
         if sent_at.len() < usize::from(count) && Instant::now() >= next_send {
             let seq = sent_at.len() as u16 + 1;
-            if let Err(e) = sock.send(target, &icmp_echo(id, seq, &payload)) {
+            if let Err(e) = sock.send(target, &sock.echo_request(id, seq, &payload)) {
                 return (Err(e), rtts);
             }
             sent_at.push(Instant::now());
@@ -161,8 +166,16 @@ fn ping(
 }
 
 /// A capture loop: every frame holding our marker becomes a [`Sighting`].
-fn watch(mut h: Handle, cfg: &DecodeConfig, marker: &[u8; MARKER_LEN], id: u16, stop: &AtomicBool, tx: &Sender<Sighting>) {
+fn watch(
+    mut h: Handle,
+    cfg: &DecodeConfig,
+    marker: &[u8; MARKER_LEN],
+    id: u16,
+    stop: &AtomicBool,
+    tx: &Sender<Sighting>,
+) {
     let fd = h.cap.as_raw_fd();
+    let (name, linktype, nanos) = (h.name.clone(), h.linktype, h.nanos);
     let mut draining = false;
     loop {
         if stop.load(Relaxed) {
@@ -183,14 +196,18 @@ fn watch(mut h: Handle, cfg: &DecodeConfig, marker: &[u8; MARKER_LEN], id: u16, 
                 Ok(p) => p,
                 Err(pcap::Error::TimeoutExpired) => break,
                 Err(e) => {
-                    eprintln!("tuntrace: warning: {}: capture failed: {e}", h.name);
+                    eprintln!("tuntrace: warning: {name}: capture failed: {e}");
                     return;
                 }
             };
             let Some(e) = find_echo(p.data, marker).filter(|e| e.id == id) else {
                 continue;
             };
-            let s = sighting(&h, cfg, p.data, e, now_ns());
+            let frac = p.header.ts.tv_usec as u64 * if nanos { 1 } else { 1000 };
+            let ts_ns = (p.header.ts.tv_sec as u64)
+                .saturating_mul(1_000_000_000)
+                .saturating_add(frac);
+            let s = sighting(&name, decode_frame(p.data, linktype, cfg), e, ts_ns);
             if let Some(s) = s {
                 let _ = tx.send(s);
             }
@@ -198,15 +215,14 @@ fn watch(mut h: Handle, cfg: &DecodeConfig, marker: &[u8; MARKER_LEN], id: u16, 
     }
 }
 
-fn sighting(h: &Handle, cfg: &DecodeConfig, data: &[u8], e: Echo, ts_ns: u64) -> Option<Sighting> {
-    let d = decode_frame(data, h.linktype, cfg);
+fn sighting(name: &str, d: Decoded, e: Echo, ts_ns: u64) -> Option<Sighting> {
     let (encap, src, dst, vni) = match d.kind {
         Kind::Tunnel(t) => (Some(t.encap.as_str()), t.outer_src, t.outer_dst, t.vni),
         Kind::Plain(p) => (None, p.src, p.dst, None),
         _ => return None,
     };
     Some(Sighting {
-        interface: h.name.clone(),
+        interface: name.to_string(),
         direction: if e.request { "request" } else { "reply" },
         encap,
         outer_src: src,
@@ -226,10 +242,23 @@ fn leg(s: Option<&Sighting>) -> serde_json::Value {
 }
 
 /// Prints the verdict and returns the exit code.
-fn report(args: &ProbeArgs, target: Ipv4Addr, sent: u16, rtts: &[(u16, Duration)], seen: &[Sighting]) -> u8 {
-    let req = seen.iter().find(|s| s.direction == "request" && s.encap.is_some());
-    let rep = seen.iter().find(|s| s.direction == "reply" && s.encap.is_some());
-    let plain_req = seen.iter().find(|s| s.direction == "request" && s.encap.is_none());
+fn report(
+    args: &ProbeArgs,
+    target: IpAddr,
+    sent: u16,
+    rtts: &[(u16, Duration)],
+    seen: &[Sighting],
+    names: &[String],
+) -> u8 {
+    let req = seen
+        .iter()
+        .find(|s| s.direction == "request" && s.encap.is_some());
+    let rep = seen
+        .iter()
+        .find(|s| s.direction == "reply" && s.encap.is_some());
+    let plain_req = seen
+        .iter()
+        .find(|s| s.direction == "request" && s.encap.is_none());
     let rtt_ms = (!rtts.is_empty()).then(|| {
         let min = rtts.iter().map(|(_, d)| *d).min().unwrap_or_default();
         (min.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0
@@ -248,11 +277,26 @@ fn report(args: &ProbeArgs, target: Ipv4Addr, sent: u16, rtts: &[(u16, Duration)
         } else {
             "although a reply came back (is the pod on this node, or does the route use an interface not captured?)"
         };
-        (exit::PROBE_NOT_SEEN, format!("the request was seen on none of {} {why}", captured(seen, args)))
-    } else if rtts.is_empty() && rep.is_none() {
+        (
+            exit::PROBE_NOT_SEEN,
+            format!("the request was seen on none of {} {why}", names.join(", ")),
+        )
+    } else if rtts.is_empty() {
+        let why = match rep {
+            Some(r) => format!(
+                "the reply arrived on {} but never reached the probe (dropped on this node: rp_filter, a firewall, a missing decapsulation?)",
+                r.interface
+            ),
+            None => format!("no reply came back within {}", args.timeout),
+        };
         (
             exit::PROBE_NO_REPLY,
-            format!("the request left encapsulated but no reply came back within {}", args.timeout),
+            format!("the request left encapsulated but {why}"),
+        )
+    } else if rep.is_none() {
+        (
+            exit::OK,
+            "request encapsulated, reply received, but the reply was not seen in a tunnel on the captured interfaces".to_string(),
         )
     } else {
         (exit::OK, "request encapsulated, reply received".to_string())
@@ -273,7 +317,16 @@ fn report(args: &ProbeArgs, target: Ipv4Addr, sent: u16, rtts: &[(u16, Duration)
         OutFormat::Json => serde_json::to_writer_pretty(&mut out, &v)
             .map_err(std::io::Error::from)
             .and_then(|_| writeln!(out)),
-        OutFormat::Table => table(&mut out, target, req, rep, rtt_ms, sent, rtts.len(), &verdict),
+        OutFormat::Table => table(
+            &mut out,
+            target,
+            req,
+            rep,
+            rtt_ms,
+            sent,
+            rtts.len(),
+            &verdict,
+        ),
     };
     if let Err(e) = written {
         if e.kind() != std::io::ErrorKind::BrokenPipe {
@@ -286,18 +339,10 @@ fn report(args: &ProbeArgs, target: Ipv4Addr, sent: u16, rtts: &[(u16, Duration)
     code
 }
 
-fn captured(_seen: &[Sighting], args: &ProbeArgs) -> String {
-    if args.interfaces.is_empty() {
-        "the captured interfaces".into()
-    } else {
-        args.interfaces.join(", ")
-    }
-}
-
 #[allow(clippy::too_many_arguments)]
 fn table(
     out: &mut dyn Write,
-    target: Ipv4Addr,
+    target: IpAddr,
     req: Option<&Sighting>,
     rep: Option<&Sighting>,
     rtt_ms: Option<f64>,

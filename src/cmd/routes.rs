@@ -7,6 +7,7 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
+use crate::calico::fdb::vxlan_underlay;
 use crate::calico::routes::{peers, route_get, tunnel_routes, TunnelRoute};
 use crate::cli::{OutFormat, RoutesArgs};
 use crate::exit;
@@ -26,6 +27,10 @@ pub struct RouteRow {
 #[derive(Debug, Clone, Serialize)]
 pub struct PeerRow {
     pub peer: IpAddr,
+    /// For a VXLAN peer (a VTEP address): the node address its FDB entry
+    /// names; `interface` and `source` are the path to that address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub underlay: Option<IpAddr>,
     pub interface: Option<String>,
     pub source: Option<IpAddr>,
     pub gateway: Option<IpAddr>,
@@ -52,12 +57,13 @@ fn proto_name(p: u8) -> String {
 }
 
 /// Reads the tunnel routes over `devs` (empty: Calico's) and asks the kernel
-/// for each peer's path. Peers behind VXLAN are tunnel addresses, whose
-/// `route get` names the VXLAN device itself.
+/// for each peer's path. A VXLAN peer is a VTEP address whose `route get`
+/// names the VXLAN device itself, so its node address is looked up first.
 pub fn predict(devs: &[String]) -> Result<Routes, String> {
     let devs: Vec<&str> = devs.iter().map(String::as_str).collect();
-    let routes: Vec<TunnelRoute> =
-        tunnel_routes(&devs).map_err(|e| format!("cannot read the routing table over netlink: {e}"))?;
+    let routes: Vec<TunnelRoute> = tunnel_routes(&devs)
+        .map_err(|e| format!("cannot read the routing table over netlink: {e}"))?;
+    let links = crate::calico::host::links().unwrap_or_default();
     let peer_rows = peers(&routes)
         .into_iter()
         .map(|peer| {
@@ -66,9 +72,15 @@ pub fn predict(devs: &[String]) -> Result<Routes, String> {
                 .filter(|r| r.via == peer)
                 .map(|r| r.block.to_string())
                 .collect();
-            match route_get(peer) {
+            let underlay = routes
+                .iter()
+                .find(|r| r.via == peer && r.dev.contains("vxlan"))
+                .and_then(|r| links.iter().find(|(_, n)| *n == r.dev))
+                .and_then(|(idx, _)| vxlan_underlay(*idx, peer).ok().flatten());
+            match route_get(underlay.unwrap_or(peer)) {
                 Ok(p) => PeerRow {
                     peer,
+                    underlay,
                     interface: Some(p.interface),
                     source: p.source,
                     gateway: p.gateway,
@@ -77,11 +89,12 @@ pub fn predict(devs: &[String]) -> Result<Routes, String> {
                 },
                 Err(e) => PeerRow {
                     peer,
+                    underlay,
                     interface: None,
                     source: None,
                     gateway: None,
                     blocks,
-                    error: Some(format!("ip route get {peer}: {e}")),
+                    error: Some(format!("ip route get {}: {e}", underlay.unwrap_or(peer))),
                 },
             }
         })
@@ -137,18 +150,30 @@ pub fn run(args: &RoutesArgs) -> u8 {
 fn table(r: &Routes, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(out, "{:<20} {:<18} {:<14} PROTO", "BLOCK", "VIA", "DEV")?;
     for x in &r.routes {
-        writeln!(out, "{:<20} {:<18} {:<14} {}", x.block, x.via.to_string(), x.dev, x.proto_name)?;
+        writeln!(
+            out,
+            "{:<20} {:<18} {:<14} {}",
+            x.block,
+            x.via.to_string(),
+            x.dev,
+            x.proto_name
+        )?;
     }
     writeln!(out)?;
-    writeln!(out, "{:<18} {:<14} {:<18} GATEWAY", "PEER", "INTERFACE", "SOURCE")?;
+    writeln!(
+        out,
+        "{:<18} {:<14} {:<18} GATEWAY",
+        "PEER", "INTERFACE", "SOURCE"
+    )?;
     for p in &r.peers {
         let opt = |a: Option<IpAddr>| a.map(|a| a.to_string()).unwrap_or_else(|| "-".into());
         match &p.error {
             Some(e) => writeln!(out, "{:<18} {e}", p.peer.to_string())?,
             None => writeln!(
                 out,
-                "{:<18} {:<14} {:<18} {}",
+                "{:<18} {:<16} {:<14} {:<18} {}",
                 p.peer.to_string(),
+                p.underlay.unwrap_or(p.peer).to_string(),
                 p.interface.as_deref().unwrap_or("-"),
                 opt(p.source),
                 opt(p.gateway)

@@ -108,9 +108,15 @@ mod tests {
         let cfg = DecodeConfig::default();
         let ipip = synth::ipv4(N1, N2, 4, &[0x45; 40]);
         let t = too_big(1, &frag_needed(1400, &ipip), &cfg).unwrap();
-        assert_eq!((t.quoted_src, t.quoted_dst, t.encap, t.mtu), (N1.into(), N2.into(), Encap::Ipip, 1400));
+        assert_eq!(
+            (t.quoted_src, t.quoted_dst, t.encap, t.mtu),
+            (N1.into(), N2.into(), Encap::Ipip, 1400)
+        );
         let vx = synth::ipv4(N1, N2, 17, &synth::udp(1234, 4789, &[0; 30]));
-        assert_eq!(too_big(1, &frag_needed(1450, &vx), &cfg).unwrap().encap, Encap::Vxlan);
+        assert_eq!(
+            too_big(1, &frag_needed(1450, &vx), &cfg).unwrap().encap,
+            Encap::Vxlan
+        );
     }
 
     #[test]
@@ -132,6 +138,9 @@ mod tests {
         let mut m = vec![2, 0, 0, 0, 0, 0, 5, 0];
         m.extend_from_slice(&quoted);
         let t = too_big(58, &m, &DecodeConfig::default()).unwrap();
-        assert_eq!((t.encap, t.mtu, t.quoted_dst), (Encap::Ip4in6, 1280, IpAddr::V6(b)));
+        assert_eq!(
+            (t.encap, t.mtu, t.quoted_dst),
+            (Encap::Ip4in6, 1280, IpAddr::V6(b))
+        );
     }
 }

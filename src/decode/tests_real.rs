@@ -15,10 +15,13 @@ use crate::linktype::LinkType;
 /// shared folder beside the checkout (which also has the LGPL nDPI files).
 fn capture_path(name: &str) -> Option<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    [root.join("tests/data"), root.join("../shared/captures-public")]
-        .into_iter()
-        .map(|d| d.join(name))
-        .find(|p| p.exists())
+    [
+        root.join("tests/data"),
+        root.join("../shared/captures-public"),
+    ]
+    .into_iter()
+    .map(|d| d.join(name))
+    .find(|p| p.exists())
 }
 
 /// Every frame of a capture, read with the crate's own reader; all frames

@@ -7,8 +7,8 @@ use std::net::IpAddr;
 
 use super::link::{self, ethertype, Network};
 use super::{
-    geneve, gre, icmp, ipv4, ipv6, vxlan, DecodeConfig, DecodeError, Encap, Fragment, Inner, Kind, Layer,
-    Plain, Reason, Tunnel,
+    geneve, gre, icmp, ipv4, ipv6, vxlan, DecodeConfig, DecodeError, Encap, Fragment, Inner, Kind,
+    Layer, Plain, Reason, Tunnel,
 };
 
 /// UDP header view (RFC 768): only the destination port matters, to spot
@@ -279,7 +279,11 @@ pub(super) fn walk(network: Network<'_>, cfg: &DecodeConfig) -> Kind {
             src: outer.src,
             dst: outer.dst,
             proto: outer.proto,
-            too_big: if icmp { icmp::too_big(outer.proto, outer.payload, cfg) } else { None },
+            too_big: if icmp {
+                icmp::too_big(outer.proto, outer.payload, cfg)
+            } else {
+                None
+            },
         });
     };
     let mut t = Tunnel {

@@ -92,7 +92,14 @@ impl PlainTable {
     }
 
     #[cold]
-    fn add_too_big(&mut self, iface: IfaceId, ts_ns: u64, wire_len: u32, p: &Plain, quoted: TooBig) {
+    fn add_too_big(
+        &mut self,
+        iface: IfaceId,
+        ts_ns: u64,
+        wire_len: u32,
+        p: &Plain,
+        quoted: TooBig,
+    ) {
         let key = TooBigKey {
             iface,
             from: p.src,
@@ -143,6 +150,19 @@ mod tests {
             proto: 1,
             too_big: None,
         }
+    }
+
+    #[test]
+    fn too_big_does_not_grow_the_decoded_frame() {
+        // Events carry a `Decoded` each; the tunnel variant must stay the largest.
+        let (plain, tunnel) = (
+            std::mem::size_of::<Plain>(),
+            std::mem::size_of::<crate::decode::Tunnel>(),
+        );
+        assert!(
+            plain <= tunnel,
+            "Plain {plain} bytes > Tunnel {tunnel} bytes"
+        );
     }
 
     #[test]

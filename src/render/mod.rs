@@ -1,6 +1,7 @@
 //! One renderer per format, each writing to any `Write` (tests capture into a Vec).
 
 pub mod json;
+pub mod live_view;
 pub mod table;
 
 use std::io::{self, Write};

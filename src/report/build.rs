@@ -118,9 +118,9 @@ fn plain_rows(table: &FlowTable, ifaces: &IfaceTable) -> Vec<PlainFlowRow> {
         })
         .collect();
     rows.sort_by(|a, b| {
-        b.packets
-            .cmp(&a.packets)
-            .then_with(|| (&a.interface, a.src, a.dst, a.proto).cmp(&(&b.interface, b.src, b.dst, b.proto)))
+        b.packets.cmp(&a.packets).then_with(|| {
+            (&a.interface, a.src, a.dst, a.proto).cmp(&(&b.interface, b.src, b.dst, b.proto))
+        })
     });
     rows
 }
@@ -142,7 +142,14 @@ fn too_big_rows(table: &FlowTable, ifaces: &IfaceTable) -> Vec<TooBigRow> {
             first_seen: rfc3339(c.first_ns),
         })
         .collect();
-    rows.sort_by(|a, b| (&a.interface, a.outer_src, a.outer_dst, a.mtu).cmp(&(&b.interface, b.outer_src, b.outer_dst, b.mtu)));
+    rows.sort_by(|a, b| {
+        (&a.interface, a.outer_src, a.outer_dst, a.mtu).cmp(&(
+            &b.interface,
+            b.outer_src,
+            b.outer_dst,
+            b.mtu,
+        ))
+    });
     rows
 }
 

@@ -13,7 +13,9 @@ use crate::linktype::LinkType;
 use crate::pipeline::Pipeline;
 use crate::report::{build_report, Report, SourceInfo};
 use crate::sources::ifaces;
-use crate::sources::live::{now_ns, open, tunnel_filter, CaptureConfig, Collector, Control, FilterChoice, Handle, Worker};
+use crate::sources::live::{
+    now_ns, open, tunnel_filter, CaptureConfig, Collector, Control, FilterChoice, Handle, Worker,
+};
 
 use super::super::live::parse_duration;
 use crate::audit::Expect;
@@ -44,7 +46,12 @@ pub(crate) fn stop_requested() -> bool {
 
 /// Opens the chosen NICs (as `live` chooses them) with the tunnel filter
 /// widened by `extra` (tcpdump syntax, `or`-ed). `Err` is the exit code.
-pub(crate) fn open_nics(requested: &[String], decode: &DecodeArgs, extra: &str, snaplen: u32) -> Result<Vec<Handle>, u8> {
+pub(crate) fn open_nics(
+    requested: &[String],
+    decode: &DecodeArgs,
+    extra: &str,
+    snaplen: u32,
+) -> Result<Vec<Handle>, u8> {
     let all = ifaces::list().map_err(|e| {
         super::super::error(format!("cannot list interfaces: {e}"));
         exit::USAGE
@@ -67,8 +74,17 @@ pub(crate) fn open_nics(requested: &[String], decode: &DecodeArgs, extra: &str, 
                 return Err(exit::USAGE);
             }
         };
-        let base = tunnel_filter(&decode.vxlan_ports, &decode.geneve_ports, h.linktype == LinkType::ETHERNET);
-        let f = if extra.is_empty() { base } else { format!("({base}) or {extra}") };
+        let base = tunnel_filter(
+            &decode.vxlan_ports,
+            &decode.geneve_ports,
+            h.linktype == LinkType::ETHERNET,
+        );
+        // `vlan` shifts the offsets of every test after it: the extra terms go first.
+        let f = if extra.is_empty() {
+            base
+        } else {
+            format!("({extra}) or {base}")
+        };
         if let Err(e) = h.cap.filter(&f, true) {
             super::super::error(format!("bad filter on {name}: {e} (filter: {f})"));
             return Err(exit::USAGE);
@@ -96,7 +112,7 @@ pub(crate) fn iface_mtu(name: &str) -> Option<u32> {
         }
         let rc = libc::ioctl(fd, libc::SIOCGIFMTU, &mut req);
         libc::close(fd);
-        (rc == 0).then(|| req.ifr_ifru.ifru_mtu as u32)
+        (rc == 0).then_some(req.ifr_ifru.ifru_mtu as u32)
     }
 }
 
@@ -143,7 +159,11 @@ pub(super) fn capture(a: &AuditArgs, expect: &mut Expect) -> Result<Report, u8> 
     eprintln!(
         "tuntrace: capturing on {} (tunnels, ICMP{}) for {:?}",
         names.join(", "),
-        if expect.pod_cidrs.is_empty() { "" } else { ", pod networks" },
+        if expect.pod_cidrs.is_empty() {
+            ""
+        } else {
+            ", pod networks"
+        },
         duration
     );
     let mut col = Collector::new(names.len(), limits, now_ns());
@@ -159,7 +179,9 @@ pub(super) fn capture(a: &AuditArgs, expect: &mut Expect) -> Result<Report, u8> 
     while !col.all_finished() && Instant::now() < end {
         match rx.try_recv() {
             Ok(ev) => col.on_event(ev),
-            Err(tokio::sync::mpsc::error::TryRecvError::Empty) => std::thread::sleep(Duration::from_millis(10)),
+            Err(tokio::sync::mpsc::error::TryRecvError::Empty) => {
+                std::thread::sleep(Duration::from_millis(10))
+            }
             Err(_) => break,
         }
     }
@@ -178,7 +200,17 @@ pub(super) fn capture(a: &AuditArgs, expect: &mut Expect) -> Result<Report, u8> 
         .collect();
     let mut report = build_report(&col.total, &table, &col.shadowed, sources);
     for (n, f) in names.iter().zip(&col.finished) {
-        if let (Some(f), Some(l)) = (f, report.links.iter_mut().find(|l| &l.interface == n)) {
+        let Some(f) = f else {
+            super::super::error(format!(
+                "{n}: the capture loop did not report; its counts may be short"
+            ));
+            continue;
+        };
+        let lost = f.stats.dropped_by_kernel + f.stats.dropped_by_interface;
+        if lost > 0 {
+            eprintln!("tuntrace: warning: {n}: {lost} packets dropped before tuntrace saw them; counts are short");
+        }
+        if let Some(l) = report.links.iter_mut().find(|l| &l.interface == n) {
             l.capture = Some(f.stats.clone());
         }
     }
