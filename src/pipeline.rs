@@ -14,9 +14,9 @@ use crate::iface::IfaceId;
 use crate::sources::Frame;
 
 /// Events per batch handed from the decoding thread to the counting one.
-const BATCH: usize = 4096;
+const BATCH: usize = 1024;
 /// Batches in flight at most (each about 0.5 MiB).
-const IN_FLIGHT: usize = 4;
+const IN_FLIGHT: usize = 8;
 
 /// One decoded frame on its way to the flow table.
 #[derive(Debug, Clone, Copy)]

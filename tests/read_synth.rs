@@ -580,7 +580,7 @@ fn table_output_has_a_verdict_per_interface() {
         "verdict: ens33 carries IPIP 192.168.30.71 → 192.168.30.72 (10 pkts, pods 10.244.118.193 → 10.244.5.194)"
     ), "{s}");
     assert!(
-        s.contains("verdict: ens32 carries no tunnel traffic (1 packets seen)"),
+        s.contains("verdict: ens32 carries no tunnel traffic (1 packet seen)"),
         "{s}"
     );
 }

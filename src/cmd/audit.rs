@@ -1,6 +1,7 @@
 //! `tuntrace audit`: capture (live or files), then check the tunnels against
 //! the expectations. Exit 0 when clean, 4 with findings.
 
+use crate::flows::Limits;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -136,7 +137,13 @@ fn read_files(files: &[PathBuf], labels: &[String], a: &AuditArgs) -> Result<(Re
         return Err(exit::USAGE);
     }
     let mut ifaces = IfaceTable::new();
-    let mut pipeline = Pipeline::new(super::decode_config(&a.decode), super::limits(&a.decode));
+    let mut pipeline = Pipeline::new(
+        super::decode_config(&a.decode),
+        Limits {
+            track_plain: true,
+            ..super::limits(&a.decode)
+        },
+    );
     let mut sources = Vec::new();
     let mut code = exit::OK;
     for (i, path) in files.iter().enumerate() {

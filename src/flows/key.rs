@@ -61,7 +61,7 @@ impl Hash for PairKey {
 /// An address as one word: IPv4 as is, IPv6 as the xor of its halves, with
 /// the family in the top bit so that the two never collide by construction.
 #[inline]
-fn fold(a: IpAddr) -> u64 {
+pub(crate) fn fold(a: IpAddr) -> u64 {
     match a {
         IpAddr::V4(v4) => u64::from(u32::from(v4)),
         IpAddr::V6(v6) => {

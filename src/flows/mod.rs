@@ -6,4 +6,4 @@ pub mod table;
 
 pub use key::{PairKey, TunnelKey};
 pub use plain::{PlainKey, PlainTable, TooBigKey};
-pub use table::{Counts, FlowTable, Limits, TunnelStats};
+pub use table::{Counts, FlowTable, Limits, PairCounts, TunnelStats};

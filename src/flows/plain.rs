@@ -11,6 +11,7 @@ use rustc_hash::FxHashMap;
 use crate::decode::{Plain, TooBig};
 use crate::iface::IfaceId;
 
+use super::key::fold;
 use super::table::Counts;
 
 /// Distinct (interface, src, dst, proto) kept by name.
@@ -32,18 +33,6 @@ impl Hash for PlainKey {
     fn hash<H: Hasher>(&self, state: &mut H) {
         state.write_u64(u64::from(self.iface.0) | u64::from(self.proto) << 32);
         state.write_u64(fold(self.src) ^ fold(self.dst).rotate_left(29));
-    }
-}
-
-/// An address as one word (the family in the top bit).
-#[inline]
-fn fold(a: IpAddr) -> u64 {
-    match a {
-        IpAddr::V4(v4) => u64::from(u32::from(v4)),
-        IpAddr::V6(v6) => {
-            let b = u128::from(v6);
-            ((b >> 64) as u64 ^ b as u64) | 1 << 63
-        }
     }
 }
 

@@ -50,6 +50,27 @@ impl Counts {
     }
 }
 
+/// Packet and byte counters of an inner pair: half the size of [`Counts`],
+/// which matters for the cache when tens of thousands of pairs are live.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PairCounts {
+    pub packets: u64,
+    pub bytes: u64,
+}
+
+impl PairCounts {
+    #[inline]
+    pub fn add(&mut self, wire_len: u32) {
+        self.packets += 1;
+        self.bytes += u64::from(wire_len);
+    }
+
+    pub fn merge(&mut self, o: &PairCounts) {
+        self.packets += o.packets;
+        self.bytes += o.bytes;
+    }
+}
+
 /// Limits that keep the table's memory flat.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -59,6 +80,9 @@ pub struct Limits {
     pub max_pairs_per_tunnel: usize,
     /// Inner pairs kept by name over all tunnels.
     pub max_pairs_total: usize,
+    /// Also count non-tunnel pairs and ICMP too-big errors (audits need
+    /// them; `read` and `live` do not, and skip the per-packet lookup).
+    pub track_plain: bool,
 }
 
 impl Default for Limits {
@@ -67,6 +91,7 @@ impl Default for Limits {
             max_tunnels: 4096,
             max_pairs_per_tunnel: 1024,
             max_pairs_total: 65_536,
+            track_plain: false,
         }
     }
 }
@@ -85,9 +110,11 @@ pub struct TunnelStats {
     pub df_packets: u64,
     /// Deepest nesting seen (1 = plain tunnel).
     pub max_depth: u8,
-    pub inner: FxHashMap<PairKey, Counts>,
-    /// Pairs that did not fit in `inner`.
-    pub inner_other: Counts,
+    /// Inner pairs kept by name for this tunnel (their counters live in
+    /// [`FlowTable::pairs`]).
+    pub pairs: u32,
+    /// Pairs that did not fit under the limits.
+    pub inner_other: PairCounts,
 }
 
 /// Per-interface totals, tunnel or not.
@@ -103,7 +130,12 @@ pub struct LinkTotals {
 #[derive(Debug, Clone, Default)]
 pub struct FlowTable {
     limits: Limits,
-    pub tunnels: FxHashMap<TunnelKey, TunnelStats>,
+    /// Tunnel key → index into `tunnels`: small entries, so the per-packet
+    /// lookup stays in the core's cache.
+    index: FxHashMap<TunnelKey, u32>,
+    pub tunnels: Vec<(TunnelKey, TunnelStats)>,
+    /// (tunnel index, inner pair) → counters: one flat map, one probe per packet.
+    pub pairs: FxHashMap<(u32, PairKey), PairCounts>,
     /// Per interface; a short vector searched linearly (a node has a handful of NICs).
     pub links: Vec<(IfaceId, LinkTotals)>,
     pub total: u64,
@@ -113,7 +145,6 @@ pub struct FlowTable {
     pub stops: BTreeMap<DecodeError, u64>,
     /// Non-tunnel pairs and ICMP too-big errors (for audits).
     pub plain: PlainTable,
-    pairs_total: usize,
 }
 
 impl FlowTable {
@@ -144,7 +175,8 @@ impl FlowTable {
                 self.undecodable += 1;
                 *self.stops.entry(*e).or_default() += 1;
             }
-            Kind::Plain(p) => self.plain.add(iface, ts_ns, wire_len, p),
+            Kind::Plain(p) if self.limits.track_plain => self.plain.add(iface, ts_ns, wire_len, p),
+            Kind::Plain(_) => {}
             Kind::NotIp => {}
         }
     }
@@ -154,15 +186,11 @@ impl FlowTable {
             *self.stops.entry(e).or_default() += 1;
         }
         let key = TunnelKey::of(iface, t);
-        let full = self.tunnels.len() >= self.limits.max_tunnels;
-        let stats = match self.tunnels.get_mut(&key) {
-            Some(s) => s,
-            None if full => {
-                self.link_mut(iface).other_tunnels.add(ts_ns, wire_len);
-                return;
-            }
-            None => self.tunnels.entry(key).or_default(),
+        let Some(ti) = self.tunnel_index(key) else {
+            self.link_mut(iface).other_tunnels.add(ts_ns, wire_len);
+            return;
         };
+        let stats = &mut self.tunnels[ti as usize].1;
         stats.counts.add(ts_ns, wire_len);
         if t.fragment != Fragment::Whole {
             stats.fragments += 1;
@@ -180,16 +208,56 @@ impl FlowTable {
             src: inner.src,
             dst: inner.dst,
         };
-        if let Some(c) = stats.inner.get_mut(&pair) {
-            c.add(ts_ns, wire_len);
-        } else if stats.inner.len() < self.limits.max_pairs_per_tunnel
-            && self.pairs_total < self.limits.max_pairs_total
-        {
-            self.pairs_total += 1;
-            stats.inner.entry(pair).or_default().add(ts_ns, wire_len);
-        } else {
-            stats.inner_other.add(ts_ns, wire_len);
+        self.add_pair(
+            ti,
+            pair,
+            &PairCounts {
+                packets: 1,
+                bytes: u64::from(wire_len),
+            },
+        );
+    }
+
+    /// The index of `key`, added when new and under the limit.
+    #[inline]
+    fn tunnel_index(&mut self, key: TunnelKey) -> Option<u32> {
+        if let Some(&i) = self.index.get(&key) {
+            return Some(i);
         }
+        if self.tunnels.len() >= self.limits.max_tunnels {
+            return None;
+        }
+        let i = self.tunnels.len() as u32;
+        self.index.insert(key, i);
+        self.tunnels.push((key, TunnelStats::default()));
+        Some(i)
+    }
+
+    /// Adds `c` to the pair's counters, or to the tunnel's "other" row past the limits.
+    #[inline]
+    fn add_pair(&mut self, ti: u32, pair: PairKey, c: &PairCounts) {
+        if let Some(m) = self.pairs.get_mut(&(ti, pair)) {
+            m.merge(c);
+            return;
+        }
+        let stats = &mut self.tunnels[ti as usize].1;
+        if (stats.pairs as usize) < self.limits.max_pairs_per_tunnel
+            && self.pairs.len() < self.limits.max_pairs_total
+        {
+            stats.pairs += 1;
+            self.pairs.insert((ti, pair), *c);
+        } else {
+            stats.inner_other.merge(c);
+        }
+    }
+
+    /// The inner pairs of every tunnel, grouped by tunnel index.
+    pub fn pairs_by_tunnel(&self) -> Vec<Vec<(PairKey, PairCounts)>> {
+        let mut out = vec![Vec::new(); self.tunnels.len()];
+        for (&(ti, pair), c) in &self.pairs {
+            out[ti as usize].push((pair, *c));
+        }
+        out
     }
 
     /// Folds `other` (another source's table) into this one, keeping the limits.
@@ -207,12 +275,15 @@ impl FlowTable {
             mine.tunnelled += l.tunnelled;
             mine.other_tunnels.merge(&l.other_tunnels);
         }
+        let mut remap = Vec::with_capacity(other.tunnels.len());
         for (key, s) in &other.tunnels {
-            if !self.tunnels.contains_key(key) && self.tunnels.len() >= self.limits.max_tunnels {
+            let Some(ti) = self.tunnel_index(*key) else {
                 self.link_mut(key.iface).other_tunnels.merge(&s.counts);
+                remap.push(None);
                 continue;
-            }
-            let mine = self.tunnels.entry(*key).or_default();
+            };
+            remap.push(Some(ti));
+            let mine = &mut self.tunnels[ti as usize].1;
             mine.counts.merge(&s.counts);
             mine.fragments += s.fragments;
             mine.no_inner += s.no_inner;
@@ -220,17 +291,10 @@ impl FlowTable {
             mine.max_outer_len = mine.max_outer_len.max(s.max_outer_len);
             mine.max_depth = mine.max_depth.max(s.max_depth);
             mine.inner_other.merge(&s.inner_other);
-            for (pair, c) in &s.inner {
-                if let Some(m) = mine.inner.get_mut(pair) {
-                    m.merge(c);
-                } else if mine.inner.len() < self.limits.max_pairs_per_tunnel
-                    && self.pairs_total < self.limits.max_pairs_total
-                {
-                    self.pairs_total += 1;
-                    mine.inner.insert(*pair, *c);
-                } else {
-                    mine.inner_other.merge(c);
-                }
+        }
+        for (&(oti, pair), c) in &other.pairs {
+            if let Some(ti) = remap[oti as usize] {
+                self.add_pair(ti, pair, c);
             }
         }
     }

@@ -9,8 +9,10 @@ pub fn render(report: &Report, top: usize, out: &mut dyn Write) -> io::Result<()
     let p = &report.packets;
     writeln!(
         out,
-        "{} packets read: {} tunnelled, {} undecodable",
-        p.total, p.tunnelled, p.undecodable
+        "{}: {} tunnelled, {} undecodable",
+        plural(p.total, "packet"),
+        p.tunnelled,
+        p.undecodable
     )?;
     for link in &report.links {
         writeln!(out)?;
@@ -56,9 +58,9 @@ pub fn render(report: &Report, top: usize, out: &mut dyn Write) -> io::Result<()
 fn render_link(link: &Link, top: usize, out: &mut dyn Write) -> io::Result<()> {
     writeln!(
         out,
-        "{}: {} packets, {}, {} tunnelled",
+        "{}: {}, {}, {} tunnelled",
         link.interface,
-        link.packets,
+        plural(link.packets, "packet"),
         human_bytes(link.bytes),
         link.tunnelled
     )?;
@@ -173,8 +175,9 @@ fn tunnel_cells(t: &TunnelRow) -> [String; 7] {
 pub fn verdict(link: &Link) -> String {
     if link.tunnels.is_empty() {
         return format!(
-            "{} carries no tunnel traffic ({} packets seen)",
-            link.interface, link.packets
+            "{} carries no tunnel traffic ({} seen)",
+            link.interface,
+            plural(link.packets, "packet")
         );
     }
     let parts: Vec<String> = link
@@ -227,6 +230,15 @@ pub fn encap_label(encap: &str) -> &str {
         "vxlan" => "VXLAN",
         "geneve" => "Geneve",
         other => other,
+    }
+}
+
+/// `1 packet`, `2 packets`.
+pub fn plural(n: u64, word: &str) -> String {
+    if n == 1 {
+        format!("{n} {word}")
+    } else {
+        format!("{n} {word}s")
     }
 }
 

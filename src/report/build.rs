@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use crate::decode::{Layer, Reason};
-use crate::flows::{Counts, FlowTable, TunnelKey, TunnelStats};
+use crate::flows::{Counts, FlowTable, PairCounts, PairKey, TunnelKey, TunnelStats};
 use crate::iface::{IfaceId, IfaceTable};
 use crate::timefmt::rfc3339;
 
@@ -18,6 +18,7 @@ pub fn build_report(
     shadowed: &[IfaceId],
     sources: Vec<SourceInfo>,
 ) -> Report {
+    let pairs = table.pairs_by_tunnel();
     let mut order: Vec<IfaceId> = ifaces.ids().collect();
     for (id, _) in &table.links {
         if !order.contains(id) {
@@ -53,19 +54,14 @@ pub fn build_report(
                 o.bytes += t.other_tunnels.bytes;
             }
         }
-        let mut rows: Vec<(&TunnelKey, &TunnelStats)> = table
-            .tunnels
-            .iter()
-            .filter(|(k, _)| k.iface == id)
-            .collect();
-        rows.sort_by(|a, b| {
-            b.1.counts
-                .packets
-                .cmp(&a.1.counts.packets)
-                .then(a.0.cmp(b.0))
-        });
-        link.tunnels
-            .extend(rows.into_iter().map(|(k, s)| tunnel_row(k, s)));
+        link.tunnels.extend(
+            table
+                .tunnels
+                .iter()
+                .zip(&pairs)
+                .filter(|((k, _), _)| k.iface == id)
+                .map(|((k, s), p)| tunnel_row(k, s, p)),
+        );
     }
     for link in &mut links {
         link.tunnels.sort_by(|a, b| {
@@ -165,9 +161,8 @@ fn empty_link(interface: String) -> Link {
     }
 }
 
-fn tunnel_row(k: &TunnelKey, s: &TunnelStats) -> TunnelRow {
-    let mut inner: Vec<PairRow> = s
-        .inner
+fn tunnel_row(k: &TunnelKey, s: &TunnelStats, pairs: &[(PairKey, PairCounts)]) -> TunnelRow {
+    let mut inner: Vec<PairRow> = pairs
         .iter()
         .map(|(p, c)| PairRow {
             src: p.src,
@@ -193,7 +188,10 @@ fn tunnel_row(k: &TunnelKey, s: &TunnelStats) -> TunnelRow {
         last_seen: rfc3339(s.counts.last_ns),
         inner,
         no_inner: s.no_inner,
-        inner_other: count_row(&s.inner_other),
+        inner_other: (s.inner_other.packets > 0).then_some(CountRow {
+            packets: s.inner_other.packets,
+            bytes: s.inner_other.bytes,
+        }),
         max_outer_len: s.max_outer_len,
         df_packets: s.df_packets,
         max_depth: s.max_depth,

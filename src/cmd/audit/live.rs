@@ -2,6 +2,7 @@
 //! the live module's handles and capture loops: tunnel traffic plus ICMP and
 //! pod-network traffic, for a fixed time, then one report.
 
+use crate::flows::Limits;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -140,7 +141,10 @@ pub(super) fn capture(a: &AuditArgs, expect: &mut Expect) -> Result<Report, u8> 
     catch_signals();
     let control = Arc::new(Control::new(None));
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let limits = super::super::limits(&a.decode);
+    let limits = Limits {
+        track_plain: true,
+        ..super::super::limits(&a.decode)
+    };
     let cfg = super::super::decode_config(&a.decode);
     let mut threads = Vec::new();
     for (i, handle) in handles.into_iter().enumerate() {
