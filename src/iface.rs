@@ -6,7 +6,15 @@ pub struct IfaceId(pub u32);
 
 const SLL2_BIT: u32 = 0x8000_0000;
 
+/// Distinct interfaces kept by name; a file with more (thousands of IDBs,
+/// or SLL2 records with random ifindexes) counts the rest under
+/// [`IfaceId::OTHER`], so memory and per-packet lookups stay bounded.
+pub const MAX_IFACES: usize = 1024;
+
 impl IfaceId {
+    /// Everything past [`MAX_IFACES`].
+    pub const OTHER: IfaceId = IfaceId(SLL2_BIT - 1);
+
     /// The interface a LINUX_SLL2 record names by kernel ifindex. Such ids
     /// need no interning while a file is read; the table names them later.
     pub const fn sll2(ifindex: u32) -> IfaceId {
@@ -41,6 +49,9 @@ impl IfaceTable {
         if let Some(i) = self.names.iter().position(|n| n == name) {
             return IfaceId(i as u32);
         }
+        if self.names.len() >= MAX_IFACES {
+            return IfaceId::OTHER;
+        }
         self.names.push(name.to_string());
         IfaceId((self.names.len() - 1) as u32)
     }
@@ -53,6 +64,9 @@ impl IfaceTable {
 
     /// The display name: interned name, mapped ifindex, or `ifindex N`.
     pub fn name(&self, id: IfaceId) -> String {
+        if id == IfaceId::OTHER {
+            return "(other interfaces)".into();
+        }
         if let Some(ifindex) = id.sll2_ifindex() {
             return match self.ifindex_names.iter().find(|(i, _)| *i == ifindex) {
                 Some((_, n)) => n.clone(),

@@ -584,3 +584,34 @@ fn table_output_has_a_verdict_per_interface() {
         "{s}"
     );
 }
+
+#[test]
+fn interface_count_is_bounded_for_hostile_files() {
+    let dir = TempDir::new("ifaces");
+    // 3000 SLL2 records, each naming another ifindex.
+    let frames: Vec<Vec<u8>> = (0..3000u32)
+        .map(|i| sll2(i + 1, 0x0800, &ipip("192.168.30.71", "192.168.30.72")))
+        .collect();
+    let p = pcap(&dir, "any.pcap", LinkType::LINUX_SLL2, &frames);
+    let r = read_json(&[&p], &[], 0);
+    let links = r["links"].as_array().unwrap();
+    assert!(links.len() <= 1025, "{} links", links.len());
+    let total: u64 = links.iter().map(|l| u(&l["packets"])).sum();
+    assert_eq!(total, 3000);
+    assert_eq!(u(&link(&r, "(other interfaces)")["packets"]), 3000 - 1024);
+
+    // A pcapng with 2000 interface blocks, one packet on each.
+    let ng = dir.path("many.pcapng");
+    let mut w = PcapngWriter::new(std::fs::File::create(&ng).unwrap(), Endian::Little).unwrap();
+    let fr = eth(&ipip("192.168.30.71", "192.168.30.72"));
+    for i in 0..2000 {
+        let id = w
+            .add_interface(&format!("nic{i}"), LinkType::ETHERNET, 65535)
+            .unwrap();
+        w.write_epb(id, T0, fr.len() as u32, &fr).unwrap();
+    }
+    w.finish().unwrap();
+    let r = read_json(&[&ng], &[], 0);
+    assert_eq!(u(&r["packets"]["tunnelled"]), 2000);
+    assert_eq!(u(&link(&r, "(other interfaces)")["packets"]), 2000 - 1024);
+}

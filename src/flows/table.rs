@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use rustc_hash::FxHashMap;
 
 use crate::decode::{DecodeError, Decoded, Fragment, Kind, Tunnel};
-use crate::iface::IfaceId;
+use crate::iface::{IfaceId, MAX_IFACES};
 
 use super::key::{PairKey, TunnelKey};
 use super::plain::PlainTable;
@@ -163,7 +163,8 @@ impl FlowTable {
     #[inline]
     pub fn ingest(&mut self, iface: IfaceId, ts_ns: u64, wire_len: u32, decoded: &Decoded) {
         self.total += 1;
-        let link = self.link_mut(iface);
+        let (slot, iface) = self.link_slot(iface);
+        let link = &mut self.links[slot].1;
         link.all.add(ts_ns, wire_len);
         match &decoded.kind {
             Kind::Tunnel(t) => {
@@ -299,16 +300,29 @@ impl FlowTable {
         }
     }
 
+    /// The slot of `iface` in `links`, and the id counted: past
+    /// [`MAX_IFACES`] interfaces, new ones count as [`IfaceId::OTHER`].
+    #[inline]
+    fn link_slot(&mut self, iface: IfaceId) -> (usize, IfaceId) {
+        if let Some(i) = self.links.iter().position(|(id, _)| *id == iface) {
+            return (i, iface);
+        }
+        let iface = if self.links.len() >= MAX_IFACES {
+            IfaceId::OTHER
+        } else {
+            iface
+        };
+        if let Some(i) = self.links.iter().position(|(id, _)| *id == iface) {
+            return (i, iface);
+        }
+        self.links.push((iface, LinkTotals::default()));
+        (self.links.len() - 1, iface)
+    }
+
     #[inline]
     fn link_mut(&mut self, iface: IfaceId) -> &mut LinkTotals {
-        let i = match self.links.iter().position(|(id, _)| *id == iface) {
-            Some(i) => i,
-            None => {
-                self.links.push((iface, LinkTotals::default()));
-                self.links.len() - 1
-            }
-        };
-        &mut self.links[i].1
+        let (slot, _) = self.link_slot(iface);
+        &mut self.links[slot].1
     }
 
     /// Totals of one interface, if it has any.
