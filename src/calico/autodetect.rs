@@ -180,12 +180,21 @@ pub const LEGACY_EXCLUDES: &[&str] = &[
     "cni.*",
 ];
 
-/// The first default-exclusion regex that matches `name`, if any.
+/// The first default-exclusion regex that matches `name`, if any. The
+/// regexes are compiled once per process.
 pub fn default_exclusion(name: &str) -> Option<&'static str> {
-    DEFAULT_EXCLUDES
+    static COMPILED: std::sync::OnceLock<Vec<(&'static str, Option<regex::Regex>)>> =
+        std::sync::OnceLock::new();
+    COMPILED
+        .get_or_init(|| {
+            DEFAULT_EXCLUDES
+                .iter()
+                .map(|p| (*p, compile_go(p).ok()))
+                .collect()
+        })
         .iter()
-        .copied()
-        .find(|p| compile_go(p).map(|r| r.is_match(name)).unwrap_or(false))
+        .find(|(_, r)| r.as_ref().is_some_and(|r| r.is_match(name)))
+        .map(|(p, _)| *p)
 }
 
 /// Why Go's `IsGlobalUnicast` rejects `ip`, or `None` if it accepts it.
