@@ -362,16 +362,9 @@ pub(super) fn pods(r: &Report, e: &Expect, out: &mut Vec<Finding>) {
         ));
     }
     // Calico's own devices (cali*, tunl0, ...) carry pod traffic in plain IP
-    // by design; judged once per interface name (the regexes are not cheap).
-    let mut calico_dev: BTreeMap<&str, bool> = BTreeMap::new();
+    // by design.
     for p in &r.plain {
-        if !(e.in_pods(p.src) || e.in_pods(p.dst)) {
-            continue;
-        }
-        let own = *calico_dev
-            .entry(p.interface.as_str())
-            .or_insert_with(|| default_exclusion(&p.interface).is_some());
-        if own {
+        if !(e.in_pods(p.src) || e.in_pods(p.dst)) || default_exclusion(&p.interface).is_some() {
             continue;
         }
         out.push(Finding {

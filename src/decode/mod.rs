@@ -61,6 +61,21 @@ pub enum Encap {
 }
 
 impl Encap {
+    pub const ALL: [Encap; 7] = [
+        Encap::Ipip,
+        Encap::Ip6in4,
+        Encap::Ip4in6,
+        Encap::Ip6in6,
+        Encap::Gre,
+        Encap::Vxlan,
+        Encap::Geneve,
+    ];
+
+    /// The encapsulation whose [`Encap::as_str`] name is `name`.
+    pub fn from_name(name: &str) -> Option<Encap> {
+        Encap::ALL.into_iter().find(|e| e.as_str() == name)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Encap::Ipip => "ipip",

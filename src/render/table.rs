@@ -3,6 +3,7 @@
 
 use std::io::{self, Write};
 
+use crate::decode::Encap;
 use crate::report::{Link, Report, TunnelRow};
 
 pub fn render(report: &Report, top: usize, out: &mut dyn Write) -> io::Result<()> {
@@ -219,17 +220,11 @@ fn vni_suffix(vni: Option<u32>) -> String {
     vni.map(|v| format!(" vni {v}")).unwrap_or_default()
 }
 
-/// `ipip` → `IPIP`: the label users know.
+/// `ipip` → `IPIP`: the label users know (the report keeps the JSON name).
 pub fn encap_label(encap: &str) -> &str {
-    match encap {
-        "ipip" => "IPIP",
-        "ip6in4" => "6in4",
-        "ip4in6" => "4in6",
-        "ip6in6" => "6in6",
-        "gre" => "GRE",
-        "vxlan" => "VXLAN",
-        "geneve" => "Geneve",
-        other => other,
+    match Encap::from_name(encap) {
+        Some(e) => e.label(),
+        None => encap,
     }
 }
 
