@@ -1,7 +1,7 @@
 //! Interface identities: a small id per packet, names kept once in a table.
 
 /// Index into an [`IfaceTable`]; cheap to copy into every frame.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct IfaceId(pub u32);
 
 const SLL2_BIT: u32 = 0x8000_0000;

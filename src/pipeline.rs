@@ -8,7 +8,8 @@
 
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
-use crate::decode::{decode_frame, DecodeConfig, Decoded};
+use crate::decode::{decode_frame, decode_frame_into, DecodeConfig, Decoded};
+pub use crate::flows::Event;
 use crate::flows::{FlowTable, Limits};
 use crate::iface::IfaceId;
 use crate::sources::Frame;
@@ -17,15 +18,6 @@ use crate::sources::Frame;
 const BATCH: usize = 1024;
 /// Batches in flight at most (each about 0.5 MiB).
 const IN_FLIGHT: usize = 8;
-
-/// One decoded frame on its way to the flow table.
-#[derive(Debug, Clone, Copy)]
-pub struct Event {
-    pub iface: IfaceId,
-    pub ts_ns: u64,
-    pub wire_len: u32,
-    pub decoded: Decoded,
-}
 
 /// Decodes frames and counts them into a [`FlowTable`].
 #[derive(Debug, Clone)]
@@ -96,6 +88,92 @@ impl Pipeline {
     }
 }
 
+impl Pipeline {
+    /// Runs `read` with two [`Feeder`]s for the two parts of one file read
+    /// on two threads: the first counts into this pipeline's table, the
+    /// second into a fresh one. When `read` says the second part's frames
+    /// count (returns `(_, true)`), that table is merged in if the merge is
+    /// exactly what counting those frames here would give; otherwise (a
+    /// limit would bite) `recount_second` feeds them again on this thread.
+    pub fn run_halves<T, R, C>(&mut self, read: R, recount_second: C) -> T
+    where
+        R: FnOnce(&mut Feeder<'_>, &mut Feeder<'_>) -> (T, bool),
+        C: FnOnce(&mut Feeder<'_>),
+    {
+        let mut second = FlowTable::new(self.table.limits());
+        let mut shadowed = Vec::new();
+        let mut one = Feeder::new(&self.cfg, &mut self.table, &mut self.shadowed);
+        let mut two = Feeder::new(&self.cfg, &mut second, &mut shadowed);
+        let (result, keep) = read(&mut one, &mut two);
+        one.flush();
+        two.flush();
+        if !keep {
+            return result;
+        }
+        if self.table.merge_following(&second) {
+            for id in shadowed {
+                if !self.shadowed.contains(&id) {
+                    self.shadowed.push(id);
+                }
+            }
+        } else {
+            let mut one = Feeder::new(&self.cfg, &mut self.table, &mut self.shadowed);
+            recount_second(&mut one);
+            one.flush();
+        }
+        result
+    }
+}
+
+/// Events a [`Feeder`] collects before counting them (see
+/// [`FlowTable::ingest_batch`]): enough to overlap the pair lookups, few
+/// enough to stay in the core's first-level cache.
+const FEED_BATCH: usize = 128;
+
+/// Decodes frames and counts them in small batches, on the caller's thread.
+pub struct Feeder<'a> {
+    cfg: &'a DecodeConfig,
+    table: &'a mut FlowTable,
+    shadowed: &'a mut Vec<IfaceId>,
+    /// Fixed slots that frames are decoded into in place; `filled` are in use.
+    batch: Vec<Event>,
+    filled: usize,
+}
+
+impl<'a> Feeder<'a> {
+    fn new(
+        cfg: &'a DecodeConfig,
+        table: &'a mut FlowTable,
+        shadowed: &'a mut Vec<IfaceId>,
+    ) -> Self {
+        Feeder {
+            cfg,
+            table,
+            shadowed,
+            batch: vec![Event::default(); FEED_BATCH],
+            filled: 0,
+        }
+    }
+
+    #[inline]
+    pub fn feed(&mut self, frame: &Frame<'_>) {
+        let ev = &mut self.batch[self.filled];
+        decode_frame_into(frame.data, frame.linktype, self.cfg, &mut ev.decoded);
+        ev.iface = attribute(self.shadowed, frame.iface, &ev.decoded);
+        ev.ts_ns = frame.ts_ns;
+        ev.wire_len = frame.orig_len;
+        self.filled += 1;
+        if self.filled == FEED_BATCH {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        self.table.ingest_batch(&self.batch[..self.filled]);
+        self.filled = 0;
+    }
+}
+
 /// The decoding side of [`Pipeline::run_split`].
 pub struct Emitter {
     cfg: DecodeConfig,
@@ -137,9 +215,7 @@ fn count_batches(
     empty: &SyncSender<Vec<Event>>,
 ) {
     while let Ok(mut batch) = full.recv() {
-        for ev in &batch {
-            table.ingest(ev.iface, ev.ts_ns, ev.wire_len, &ev.decoded);
-        }
+        table.ingest_batch(&batch);
         batch.clear();
         let _ = empty.try_send(batch);
     }
@@ -148,19 +224,25 @@ fn count_batches(
 #[inline]
 fn decode_event(cfg: &DecodeConfig, shadowed: &mut Vec<IfaceId>, frame: &Frame<'_>) -> Event {
     let decoded = decode_frame(frame.data, frame.linktype, cfg);
-    let iface = match decoded.sll2_ifindex {
-        Some(ifindex) => {
-            if !shadowed.contains(&frame.iface) {
-                shadowed.push(frame.iface);
-            }
-            IfaceId::sll2(ifindex)
-        }
-        None => frame.iface,
-    };
     Event {
-        iface,
+        iface: attribute(shadowed, frame.iface, &decoded),
         ts_ns: frame.ts_ns,
         wire_len: frame.orig_len,
         decoded,
+    }
+}
+
+/// The interface a frame counts on: an SLL2 record names its own (and the
+/// source's label is then remembered as shadowed).
+#[inline]
+fn attribute(shadowed: &mut Vec<IfaceId>, source: IfaceId, decoded: &Decoded) -> IfaceId {
+    match decoded.sll2_ifindex {
+        Some(ifindex) => {
+            if !shadowed.contains(&source) {
+                shadowed.push(source);
+            }
+            IfaceId::sll2(ifindex)
+        }
+        None => source,
     }
 }

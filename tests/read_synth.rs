@@ -615,3 +615,99 @@ fn interface_count_is_bounded_for_hostile_files() {
     assert_eq!(u(&r["packets"]["tunnelled"]), 2000);
     assert_eq!(u(&link(&r, "(other interfaces)")["packets"]), 2000 - 1024);
 }
+
+/// A classic pcap file big enough to be read in two halves on two threads
+/// gives exactly the report of the same frames in a pcapng file (read on the
+/// one-thread path): every tunnel, pair, count and time. `nodes` and `pods`
+/// set how many tunnels and pairs there are: within the table's limits the
+/// halves' tables are merged; past them the second half is counted again.
+fn halves_match_one_thread(tag: &str, nodes: u64, pods: u64) {
+    let dir = TempDir::new(tag);
+    let classic = dir.path("ens33.pcap");
+    let ng = dir.path("ens33.pcapng");
+    let mut pcap_w = PcapWriter::new(
+        std::io::BufWriter::new(std::fs::File::create(&classic).unwrap()),
+        LinkType::ETHERNET,
+        65535,
+        Endian::Little,
+        TsResolution::Nano,
+    )
+    .unwrap();
+    let mut ng_w = PcapngWriter::new(
+        std::io::BufWriter::new(std::fs::File::create(&ng).unwrap()),
+        Endian::Little,
+    )
+    .unwrap();
+    let id = ng_w
+        .add_interface("ens33", LinkType::ETHERNET, 65535)
+        .unwrap();
+    let mut bytes = 0u64;
+    let mut frames = 0u64;
+    let mut x = 0x2545_f491_u64;
+    while bytes < 72 << 20 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let (na, nb) = ((x >> 5) % nodes, (x >> 11) % nodes);
+        let node = |n: u64| Ipv4Addr::new(192, 168, 30, n as u8 + 1);
+        // Pods live on the nodes the tunnel joins, as with Calico.
+        let pod = |n: u64, k: u64| Ipv4Addr::new(10, 244, n as u8, (k % pods) as u8 + 2);
+        let payload = vec![0u8; (x >> 20) as usize % 1400];
+        let inner = ipv4(
+            pod(na, x >> 3),
+            pod(nb, x >> 17),
+            1,
+            &icmp_echo(7, 1, &payload),
+        );
+        let (a, b) = (node(na), node(nb));
+        let frame = match x % 10 {
+            0..=5 => eth(&ipv4(a, b, 4, &inner)),
+            6 => eth(&ipv4(a, b, 6, &[0; 40])),
+            7 => {
+                let echo = [128, 0, 0, 0, 0, 1, 0, 1];
+                eth(&ipv4(
+                    a,
+                    b,
+                    41,
+                    &ipv6(v6("fd00:244::1"), v6("fd00:244::2"), 58, &echo),
+                ))
+            }
+            8 => {
+                let inner_eth = ethernet(MAC_A, MAC_B, 0x0800, &inner);
+                eth(&ipv4(
+                    a,
+                    b,
+                    17,
+                    &udp(40000, 4789, &vxlan((x >> 30) as u32 % 4, &inner_eth)),
+                ))
+            }
+            _ => eth(&ipv4(a, b, 47, &gre(0x0800, Some(7), &inner))),
+        };
+        let ts = T0 + frames * 1_001;
+        pcap_w.write_packet(ts, frame.len() as u32, &frame).unwrap();
+        ng_w.write_epb(id, ts, frame.len() as u32, &frame).unwrap();
+        bytes += 16 + frame.len() as u64;
+        frames += 1;
+    }
+    pcap_w.finish().unwrap();
+    ng_w.finish().unwrap();
+
+    let mut halves = read_json(&[&classic], &[], 0);
+    let mut one = read_json(&[&ng], &[], 0);
+    assert_eq!(u(&halves["packets"]["total"]), frames);
+    assert!(link(&halves, "ens33")["tunnels"].as_array().unwrap().len() as u64 >= nodes * 4);
+    for r in [&mut halves, &mut one] {
+        r.as_object_mut().unwrap().remove("sources");
+    }
+    assert!(halves == one, "{tag}: the two reads differ");
+}
+
+#[test]
+fn large_classic_file_within_the_limits_read_in_halves() {
+    halves_match_one_thread("halves-merged", 12, 4);
+}
+
+#[test]
+fn large_classic_file_past_the_limits_read_in_halves() {
+    halves_match_one_thread("halves-recounted", 40, 60);
+}

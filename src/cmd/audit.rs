@@ -13,7 +13,7 @@ use crate::exit;
 use crate::iface::IfaceTable;
 use crate::pipeline::Pipeline;
 use crate::report::{build_report, Report, SourceInfo};
-use crate::sources::file::{read_file, FileError, FileOptions};
+use crate::sources::file::{FileError, FileOptions};
 
 use super::autodetect::load_host;
 
@@ -153,7 +153,7 @@ fn read_files(files: &[PathBuf], labels: &[String], a: &AuditArgs) -> Result<(Re
         };
         let before = pipeline.table.total;
         let tbl = &mut ifaces;
-        let result = pipeline.run_split(|em| read_file(path, &opts, tbl, |f| em.emit(f)));
+        let result = super::read::read_one(&mut pipeline, path, &opts, tbl);
         let mut info = SourceInfo {
             name: path.display().to_string(),
             packets: pipeline.table.total - before,

@@ -1,6 +1,7 @@
 //! `tuntrace read FILE...`: decode capture files and report per interface.
 
 use std::io::{IsTerminal, Write};
+use std::path::Path;
 
 use crate::cli::ReadArgs;
 use crate::exit;
@@ -8,7 +9,7 @@ use crate::iface::IfaceTable;
 use crate::pipeline::Pipeline;
 use crate::render;
 use crate::report::{build_report, SourceInfo};
-use crate::sources::file::{read_file, FileError, FileOptions};
+use crate::sources::file::{read_file, split_plan, FileError, FileOptions, ReadSummary};
 
 /// Files larger than this show progress on a terminal.
 const PROGRESS_MIN_BYTES: u64 = 64 << 20;
@@ -53,8 +54,7 @@ pub fn run(args: &ReadArgs) -> u8 {
         };
         let before = pipeline.table.total;
         let ifaces = &mut ifaces;
-        let result = pipeline
-            .run_split(|emitter| read_file(path, &opts, ifaces, |frame| emitter.emit(frame)));
+        let result = read_one(&mut pipeline, path, &opts, ifaces);
         let packets = pipeline.table.total - before;
         let mut info = SourceInfo {
             name: path.display().to_string(),
@@ -91,6 +91,28 @@ pub fn run(args: &ReadArgs) -> u8 {
         }
     }
     code
+}
+
+/// Reads one file into `pipeline`, on both cores: a large classic pcap file
+/// in two halves (each thread reads, decodes and counts its part), anything
+/// else with one thread reading and decoding while the other counts.
+pub(crate) fn read_one(
+    pipeline: &mut Pipeline,
+    path: &Path,
+    opts: &FileOptions,
+    ifaces: &mut IfaceTable,
+) -> Result<ReadSummary, FileError> {
+    if let Some(plan) = split_plan(path, opts) {
+        let iface = ifaces.intern(plan.label());
+        return pipeline.run_halves(
+            |one, two| {
+                let out = plan.read(opts, iface, |f| one.feed(f), |f| two.feed(f));
+                (out.result, out.second_used)
+            },
+            |one| plan.read_second_again(iface, |f| one.feed(f)),
+        );
+    }
+    pipeline.run_split(|emitter| read_file(path, opts, ifaces, |frame| emitter.emit(frame)))
 }
 
 /// `3=ens33` → (3, "ens33").

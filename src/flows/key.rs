@@ -1,9 +1,9 @@
 //! Keys of the flow table. Each direction of a tunnel is its own key.
 
 use std::hash::{Hash, Hasher};
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 
-use crate::decode::{Encap, Tunnel};
+use crate::decode::{Encap, Inner, Tunnel};
 use crate::iface::IfaceId;
 
 /// One tunnel as seen on one interface: (NIC, encapsulation, outer pair, VNI/key).
@@ -17,6 +17,7 @@ pub struct TunnelKey {
 }
 
 impl TunnelKey {
+    #[inline]
     pub fn of(iface: IfaceId, t: &Tunnel) -> Self {
         Self {
             iface,
@@ -26,6 +27,14 @@ impl TunnelKey {
             vni: t.vni,
         }
     }
+
+    /// The key packed into 128 bits for an IPv4 outer pair, with the
+    /// interface given by its slot (< 2^16) in the table: outer src, dst,
+    /// VNI, slot, encap, VNI present. Never `compact::EMPTY` (top bit clear).
+    #[inline]
+    pub(crate) fn compact(&self, slot: u32) -> Option<u128> {
+        compact_tunnel(slot, self.encap, self.outer_src, self.outer_dst, self.vni)
+    }
 }
 
 /// An inner (pod) pair riding inside a tunnel.
@@ -33,6 +42,66 @@ impl TunnelKey {
 pub struct PairKey {
     pub src: IpAddr,
     pub dst: IpAddr,
+}
+
+impl PairKey {
+    #[inline]
+    pub fn of(inner: &Inner) -> Self {
+        Self {
+            src: inner.src,
+            dst: inner.dst,
+        }
+    }
+
+    /// (tunnel index, IPv4 pair) packed into 128 bits: src, dst, index.
+    /// Never `compact::EMPTY` (the top 32 bits are clear).
+    #[inline]
+    pub(crate) fn compact(&self, ti: u32) -> Option<u128> {
+        compact_pair(ti, self.src, self.dst)
+    }
+
+    /// The inverse of [`Self::compact`]: (tunnel index, pair).
+    pub(crate) fn from_compact(k: u128) -> (u32, PairKey) {
+        let v4 = |b: u128| IpAddr::V4(Ipv4Addr::from(b as u32));
+        (
+            (k >> 64) as u32,
+            PairKey {
+                src: v4(k),
+                dst: v4(k >> 32),
+            },
+        )
+    }
+}
+
+/// [`TunnelKey::compact`] from the key's parts (no key built on the hot path).
+#[inline(always)]
+pub(crate) fn compact_tunnel(
+    slot: u32,
+    encap: Encap,
+    src: IpAddr,
+    dst: IpAddr,
+    vni: Option<u32>,
+) -> Option<u128> {
+    let (IpAddr::V4(s), IpAddr::V4(d)) = (src, dst) else {
+        return None;
+    };
+    Some(
+        u128::from(u32::from(s))
+            | u128::from(u32::from(d)) << 32
+            | u128::from(vni.unwrap_or(0)) << 64
+            | u128::from(slot as u16) << 96
+            | (encap as u128) << 112
+            | u128::from(vni.is_some()) << 120,
+    )
+}
+
+/// [`PairKey::compact`] from the pair's parts.
+#[inline(always)]
+pub(crate) fn compact_pair(ti: u32, src: IpAddr, dst: IpAddr) -> Option<u128> {
+    let (IpAddr::V4(s), IpAddr::V4(d)) = (src, dst) else {
+        return None;
+    };
+    Some(u128::from(u32::from(s)) | u128::from(u32::from(d)) << 32 | u128::from(ti) << 64)
 }
 
 // Hand-written hashes: the derived ones feed every address octet by octet

@@ -102,6 +102,27 @@ impl PlainTable {
         }
     }
 
+    /// Whether some packets were counted only in an "other" row.
+    pub fn spilled(&self) -> bool {
+        self.pairs_other.packets > 0 || self.too_big_other.packets > 0
+    }
+
+    /// Whether every entry of `o` this table lacks fits under the bounds.
+    pub fn has_room_for(&self, o: &PlainTable) -> bool {
+        let fresh_pairs = o
+            .pairs
+            .keys()
+            .filter(|k| !self.pairs.contains_key(k))
+            .count();
+        let fresh_too_big = o
+            .too_big
+            .keys()
+            .filter(|k| !self.too_big.contains_key(k))
+            .count();
+        self.pairs.len() + fresh_pairs <= MAX_PLAIN
+            && self.too_big.len() + fresh_too_big <= MAX_TOO_BIG
+    }
+
     /// Folds another source's table into this one, keeping the bounds.
     pub fn merge(&mut self, o: &PlainTable) {
         for (k, c) in &o.pairs {

@@ -5,6 +5,7 @@
 
 use std::cell::Cell;
 use std::io::{self, Read, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// Buffer size: large enough for a few hundred packets per `read()` and for
@@ -26,15 +27,30 @@ pub(super) struct Input<'p, R> {
 
 impl<'p, R: Read> Input<'p, R> {
     pub(super) fn new(r: R, progress: Option<Progress<'p>>) -> Self {
+        Self::at(r, 0, progress)
+    }
+
+    /// An input whose first byte is at file offset `base` (offsets in
+    /// messages stay file offsets).
+    pub(super) fn at(r: R, base: u64, progress: Option<Progress<'p>>) -> Self {
         Input {
             r,
             buf: vec![0; BUF_SIZE],
             pos: 0,
             end: 0,
-            base: 0,
+            base,
             eof: false,
             progress,
         }
+    }
+
+    pub(super) fn reader_mut(&mut self) -> &mut R {
+        &mut self.r
+    }
+
+    /// Reads on after an end of input, for a reader that has more now.
+    pub(super) fn resume(&mut self) {
+        self.eof = false;
     }
 
     /// The unconsumed bytes.
@@ -148,6 +164,16 @@ pub(super) struct Progress<'p> {
     last: Instant,
     /// Longest line printed, to blank it at the end.
     width: usize,
+    /// When a file is read in parts on several threads: this part's slot.
+    part: Option<(&'p Parts, usize, u64)>,
+}
+
+/// Bytes read and frames seen by each part of a file read on several
+/// threads; part 0 prints the sums.
+#[derive(Debug, Default)]
+pub(super) struct Parts {
+    bytes: [AtomicU64; 2],
+    frames: [AtomicU64; 2],
 }
 
 impl<'p> Progress<'p> {
@@ -158,7 +184,15 @@ impl<'p> Progress<'p> {
             frames,
             last: Instant::now(),
             width: 0,
+            part: None,
         }
+    }
+
+    /// Progress of part `index` (0 or 1) of a file read in two parts, this
+    /// one starting at file offset `start`; only part 0 prints.
+    pub(super) fn part(mut self, parts: &'p Parts, index: usize, start: u64) -> Self {
+        self.part = Some((parts, index.min(1), start));
+        self
     }
 
     fn tick(&mut self, read: u64) {
@@ -167,7 +201,18 @@ impl<'p> Progress<'p> {
             return;
         }
         self.last = now;
-        let frames = self.frames.get();
+        let (read, frames) = match self.part {
+            None => (read, self.frames.get()),
+            Some((parts, i, start)) => {
+                parts.bytes[i].store(read.saturating_sub(start), Ordering::Relaxed);
+                parts.frames[i].store(self.frames.get(), Ordering::Relaxed);
+                if i != 0 {
+                    return;
+                }
+                let sum = |a: &[AtomicU64; 2]| a.iter().map(|x| x.load(Ordering::Relaxed)).sum();
+                (sum(&parts.bytes), sum(&parts.frames))
+            }
+        };
         let line = match self.total {
             Some(t) if t > 0 => {
                 let pct = (read.min(t) as u128 * 100 / t as u128) as u64;

@@ -13,6 +13,9 @@
 mod input;
 mod pcap;
 mod pcapng;
+mod split;
+
+pub use split::{plan as split_plan, SplitOutcome, SplitPlan, SPLIT_MIN_BYTES};
 
 use std::cell::Cell;
 use std::fmt;
@@ -213,27 +216,39 @@ fn read_any<R: Read, F: FnMut(&Frame<'_>)>(
     let result = detect_and_read(&mut inp, path, opts, ifaces, &mut deliver);
     inp.finish_progress();
     let bytes = inp.consumed();
-    let frames_before = frames.get();
     match result {
         Ok(format) => Ok(ReadSummary {
             format,
-            frames: frames_before,
+            frames: frames.get(),
             bytes,
         }),
-        Err(Fail::Io(source)) => Err(FileError::Open {
-            path: path.to_path_buf(),
-            source,
-        }),
-        Err(Fail::NotCapture(detail)) => Err(FileError::NotCapture {
-            path: path.to_path_buf(),
-            detail,
-        }),
-        Err(Fail::Damaged { offset, detail }) => Err(FileError::Damaged {
-            path: path.to_path_buf(),
+        Err(fail) => Err(fail_to_error(fail, path, frames.get())),
+    }
+}
+
+/// Attaches the path (and, for damage, the frames delivered before it).
+fn fail_to_error(fail: Fail, path: &Path, frames_before: u64) -> FileError {
+    let path = path.to_path_buf();
+    match fail {
+        Fail::Io(source) => FileError::Open { path, source },
+        Fail::NotCapture(detail) => FileError::NotCapture { path, detail },
+        Fail::Damaged { offset, detail } => FileError::Damaged {
+            path,
             offset,
             frames_before,
             detail,
-        }),
+        },
+    }
+}
+
+/// The interface label of a classic pcap file: `--iface`, else the stem.
+fn classic_label(path: &Path, opts: &FileOptions) -> String {
+    match &opts.classic_iface {
+        Some(l) => l.clone(),
+        None => path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| path.display().to_string()),
     }
 }
 
@@ -265,14 +280,7 @@ fn detect_and_read<R: Read, F: FnMut(&Frame<'_>)>(
             magic[0], magic[1], magic[2], magic[3]
         )));
     };
-    let label = match &opts.classic_iface {
-        Some(l) => l.clone(),
-        None => path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| path.display().to_string()),
-    };
-    let iface = ifaces.intern(&label);
+    let iface = ifaces.intern(&classic_label(path, opts));
     pcap::read(inp, be, nanos, iface, deliver)?;
     Ok(Format::Pcap)
 }

@@ -25,31 +25,20 @@ pub(super) fn magic(m: [u8; 4]) -> Option<(bool, bool)> {
 }
 
 /// Per-file constants the record loop needs.
-struct Params {
-    iface: IfaceId,
-    linktype: LinkType,
+#[derive(Debug, Clone)]
+pub(super) struct Params {
+    pub(super) be: bool,
+    pub(super) iface: IfaceId,
+    pub(super) linktype: LinkType,
     snaplen: u32,
     /// Largest caplen accepted: the header's snaplen when it is sane.
-    limit: u32,
+    pub(super) limit: u32,
     /// Nanoseconds per unit of the timestamp fraction.
-    frac_ns: u64,
+    pub(super) frac_ns: u64,
 }
 
-/// Reads the file header at the start of `inp`, then every record.
-pub(super) fn read<R: Read, F: FnMut(&Frame<'_>)>(
-    inp: &mut Input<'_, R>,
-    be: bool,
-    nanos: bool,
-    iface: IfaceId,
-    deliver: &mut F,
-) -> Result<(), Fail> {
-    let n = inp.fill(FILE_HDR)?;
-    if n < FILE_HDR {
-        return Err(Fail::NotCapture(format!(
-            "pcap magic, but only {n} bytes: too short for the {FILE_HDR}-byte file header"
-        )));
-    }
-    let h = &inp.window()[..FILE_HDR];
+/// Parses the 24-byte file header (`h` holds at least that much).
+pub(super) fn params(h: &[u8], be: bool, nanos: bool, iface: IfaceId) -> Result<Params, Fail> {
     let (major, minor, snaplen, link) = if be {
         (
             rd16::<true>(h, 4),
@@ -70,7 +59,6 @@ pub(super) fn read<R: Read, F: FnMut(&Frame<'_>)>(
             "unsupported pcap version {major}.{minor} (expected 2.x)"
         )));
     }
-    inp.advance(FILE_HDR);
     // Fuzzed and odd writers put 0 or garbage here (tcpdump's ERSPAN sample
     // says 1745420288); then only our own ceiling applies.
     let limit = if snaplen == 0 || snaplen > MAX_CAPLEN {
@@ -78,28 +66,80 @@ pub(super) fn read<R: Read, F: FnMut(&Frame<'_>)>(
     } else {
         snaplen
     };
-    let p = Params {
+    Ok(Params {
+        be,
         iface,
         // The upper 16 bits carry FCS information, not the link type.
         linktype: LinkType(link & 0xffff),
         snaplen,
         limit,
         frac_ns: if nanos { 1 } else { 1_000 },
-    };
-    if be {
-        records::<R, F, true>(inp, &p, deliver)
+    })
+}
+
+/// Reads the file header at the start of `inp`, then every record.
+pub(super) fn read<R: Read, F: FnMut(&Frame<'_>)>(
+    inp: &mut Input<'_, R>,
+    be: bool,
+    nanos: bool,
+    iface: IfaceId,
+    deliver: &mut F,
+) -> Result<(), Fail> {
+    let n = inp.fill(FILE_HDR)?;
+    if n < FILE_HDR {
+        return Err(Fail::NotCapture(format!(
+            "pcap magic, but only {n} bytes: too short for the {FILE_HDR}-byte file header"
+        )));
+    }
+    let p = params(&inp.window()[..FILE_HDR], be, nanos, iface)?;
+    inp.advance(FILE_HDR);
+    match records(inp, &p, deliver)? {
+        None => Ok(()),
+        Some(cut) => Err(cut.damage()),
+    }
+}
+
+/// The input ended inside a record: damage at the end of a file, or, for
+/// the first part of a split file, a wrong guess of where the part ends.
+#[derive(Debug)]
+pub(super) struct Cut {
+    offset: u64,
+    got: usize,
+    need: usize,
+}
+
+impl Cut {
+    pub(super) fn damage(&self) -> Fail {
+        damaged(
+            self.offset,
+            format!(
+                "file ends inside a packet record ({} of {} bytes present)",
+                self.got, self.need
+            ),
+        )
+    }
+}
+
+/// Reads records from a record boundary to the end of input.
+pub(super) fn records<R: Read, F: FnMut(&Frame<'_>)>(
+    inp: &mut Input<'_, R>,
+    p: &Params,
+    deliver: &mut F,
+) -> Result<Option<Cut>, Fail> {
+    if p.be {
+        records_in::<R, F, true>(inp, p, deliver)
     } else {
-        records::<R, F, false>(inp, &p, deliver)
+        records_in::<R, F, false>(inp, p, deliver)
     }
 }
 
 /// The hot loop: every complete record in the buffer is handed out in place;
 /// only a record that straddles the buffer end costs a refill.
-fn records<R: Read, F: FnMut(&Frame<'_>), const BE: bool>(
+fn records_in<R: Read, F: FnMut(&Frame<'_>), const BE: bool>(
     inp: &mut Input<'_, R>,
     p: &Params,
     deliver: &mut F,
-) -> Result<(), Fail> {
+) -> Result<Option<Cut>, Fail> {
     loop {
         let (buf, mut pos) = inp.buffered();
         let mut need = REC_HDR;
@@ -128,15 +168,80 @@ fn records<R: Read, F: FnMut(&Frame<'_>), const BE: bool>(
         inp.set_pos(pos);
         let got = inp.fill(need)?;
         if got == 0 {
-            return Ok(());
+            return Ok(None);
         }
         if got < need {
-            return Err(damaged(
-                inp.consumed(),
-                format!("file ends inside a packet record ({got} of {need} bytes present)"),
-            ));
+            return Ok(Some(Cut {
+                offset: inp.consumed(),
+                got,
+                need,
+            }));
         }
     }
+}
+
+/// Whether `b` starts a chain of plausible record headers: [`CHAIN`] of
+/// them, or at least 4 before the chain runs past the end of `b`, or any
+/// that end exactly at the end of `b` when that is the end of the file.
+/// Plausible: a non-empty record (runs of zero bytes would pass otherwise),
+/// a valid fraction, caplen within the limit and at most orig_len, and a
+/// time within ten years of `near_secs` (the first record's). Only a guess,
+/// since a packet's bytes can look like headers; the caller confirms it.
+pub(super) fn plausible_chain(b: &[u8], p: &Params, near_secs: u32, at_eof: bool) -> bool {
+    const TEN_YEARS: u32 = 10 * 366 * 86_400;
+    let frac_max: u64 = if p.frac_ns == 1 {
+        1_000_000_000
+    } else {
+        1_000_000
+    };
+    let mut pos = 0usize;
+    for n in 0..CHAIN {
+        if b.len() - pos < REC_HDR {
+            return n >= 4 || (at_eof && pos == b.len() && n > 0);
+        }
+        let rd = |at| {
+            if p.be {
+                rd32::<true>(b, pos + at)
+            } else {
+                rd32::<false>(b, pos + at)
+            }
+        };
+        let (secs, frac, caplen, orig) = (rd(0), rd(4), rd(8), rd(12));
+        if secs.abs_diff(near_secs) > TEN_YEARS
+            || u64::from(frac) >= frac_max
+            || caplen == 0
+            || caplen > p.limit
+            || orig < caplen
+        {
+            return false;
+        }
+        pos += REC_HDR + caplen as usize;
+        if pos > b.len() {
+            return n + 1 >= 4;
+        }
+    }
+    true
+}
+
+/// Records a boundary guess must chain through.
+const CHAIN: usize = 32;
+
+/// The first record's seconds, if the file has a record (`b` starts at
+/// offset 0).
+pub(super) fn first_secs(b: &[u8], p: &Params) -> Option<u32> {
+    if b.len() < FILE_HDR + REC_HDR {
+        return None;
+    }
+    Some(if p.be {
+        rd32::<true>(b, FILE_HDR)
+    } else {
+        rd32::<false>(b, FILE_HDR)
+    })
+}
+
+/// Bytes from any offset to the next record boundary, at most.
+pub(super) fn max_record(p: &Params) -> usize {
+    REC_HDR + p.limit as usize
 }
 
 fn too_long(caplen: u32, p: &Params) -> String {
