@@ -3,19 +3,46 @@
 
 /// Formats `ts_ns` as `2026-11-25T12:59:14.123456Z` (nanoseconds shown only
 /// when the sub-microsecond digits are not zero).
+///
+/// Digits are written by hand: reports carry two of these per tunnel, and
+/// `format!` made them a visible part of rendering a large report.
 pub fn rfc3339(ts_ns: u64) -> String {
     let secs = ts_ns / 1_000_000_000;
     let nanos = ts_ns % 1_000_000_000;
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
     let (y, m, d) = civil_from_days(days);
-    let (hh, mm, ss) = (rem / 3600, (rem % 3600) / 60, rem % 60);
-    let frac = if nanos % 1000 == 0 {
-        format!("{:06}", nanos / 1000)
+    let mut out = Vec::with_capacity(32);
+    digits(&mut out, y.clamp(0, 9999) as u64, 4);
+    out.push(b'-');
+    digits(&mut out, u64::from(m), 2);
+    out.push(b'-');
+    digits(&mut out, u64::from(d), 2);
+    out.push(b'T');
+    digits(&mut out, rem / 3600, 2);
+    out.push(b':');
+    digits(&mut out, rem % 3600 / 60, 2);
+    out.push(b':');
+    digits(&mut out, rem % 60, 2);
+    out.push(b'.');
+    if nanos % 1000 == 0 {
+        digits(&mut out, nanos / 1000, 6);
     } else {
-        format!("{nanos:09}")
-    };
-    format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}.{frac}Z")
+        digits(&mut out, nanos, 9);
+    }
+    out.push(b'Z');
+    // Only ASCII digits and punctuation were written.
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Appends the last `width` decimal digits of `n`, zero-padded.
+fn digits(out: &mut Vec<u8>, mut n: u64, width: usize) {
+    let start = out.len();
+    out.resize(start + width, b'0');
+    for slot in out[start..].iter_mut().rev() {
+        *slot = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
 }
 
 /// Days since 1970-01-01 → proleptic Gregorian (year, month, day).
@@ -49,5 +76,7 @@ mod tests {
             rfc3339(1_764_075_554_000_000_001),
             "2025-11-25T12:59:14.000000001Z"
         );
+        // The largest time a u64 of nanoseconds holds.
+        assert_eq!(rfc3339(u64::MAX), "2554-07-21T23:34:33.709551615Z");
     }
 }

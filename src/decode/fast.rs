@@ -68,7 +68,7 @@ pub(super) fn ipv4(b: &[u8], cfg: &DecodeConfig, out: &mut Kind) -> bool {
 }
 
 /// Whether the walk would find no further tunnel in this inner packet.
-#[inline]
+#[inline(always)]
 fn ends_walk(inner: &ipv4::Packet<'_>, cfg: &DecodeConfig) -> bool {
     match inner.protocol() {
         IPIP | IPV6_IN_IP | GRE => false,

@@ -8,9 +8,13 @@ use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-/// Buffer size: large enough for a few hundred packets per `read()` and for
-/// any block we accept in one piece.
+/// Buffer size: large enough for any block we accept in one piece.
 pub(super) const BUF_SIZE: usize = 4 << 20;
+
+/// Bytes asked of one `read()`: small enough that the parser finds them
+/// still in the core's second-level cache after the kernel's copy (a few
+/// percent faster on a 2 GB file than filling the whole buffer at once).
+const READ_STEP: usize = 512 << 10;
 
 const PROGRESS_EVERY: Duration = Duration::from_millis(500);
 
@@ -129,8 +133,9 @@ impl<'p, R: Read> Input<'p, R> {
 
     /// One `read()` into the free tail of the buffer.
     fn read_more(&mut self) -> io::Result<()> {
+        let lim = (self.end + READ_STEP).min(self.buf.len());
         loop {
-            match self.r.read(&mut self.buf[self.end..]) {
+            match self.r.read(&mut self.buf[self.end..lim]) {
                 Ok(0) => {
                     self.eof = true;
                     break;
