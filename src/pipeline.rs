@@ -8,8 +8,8 @@
 
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
-use crate::decode::{decode_frame, decode_frame_into, DecodeConfig, Decoded};
-pub use crate::flows::Event;
+use crate::decode::{decode_frame, decode_frame_into, quick_frame, DecodeConfig, Decoded};
+pub use crate::flows::{Event, What};
 use crate::flows::{FlowTable, Limits};
 use crate::iface::IfaceId;
 use crate::sources::Frame;
@@ -42,10 +42,11 @@ impl Pipeline {
     /// look further (probe, audit).
     #[inline]
     pub fn feed(&mut self, frame: &Frame<'_>) -> Decoded {
-        let ev = decode_event(&self.cfg, &mut self.shadowed, frame);
+        let decoded = decode_frame(frame.data, frame.linktype, &self.cfg);
+        let iface = attribute(&mut self.shadowed, frame.iface, &decoded);
         self.table
-            .ingest(ev.iface, ev.ts_ns, ev.wire_len, &ev.decoded);
-        ev.decoded
+            .ingest(iface, frame.ts_ns, frame.orig_len, &decoded);
+        decoded
     }
 
     /// Runs `produce` on a second thread, where every frame it passes to
@@ -157,11 +158,7 @@ impl<'a> Feeder<'a> {
 
     #[inline]
     pub fn feed(&mut self, frame: &Frame<'_>) {
-        let ev = &mut self.batch[self.filled];
-        decode_frame_into(frame.data, frame.linktype, self.cfg, &mut ev.decoded);
-        ev.iface = attribute(self.shadowed, frame.iface, &ev.decoded);
-        ev.ts_ns = frame.ts_ns;
-        ev.wire_len = frame.orig_len;
+        decode_into(self.cfg, self.shadowed, frame, &mut self.batch[self.filled]);
         self.filled += 1;
         if self.filled == FEED_BATCH {
             self.flush();
@@ -187,8 +184,10 @@ impl Emitter {
     /// Decodes one frame and queues it for counting.
     #[inline]
     pub fn emit(&mut self, frame: &Frame<'_>) {
-        let ev = decode_event(&self.cfg, &mut self.shadowed, frame);
-        self.batch.push(ev);
+        self.batch.push(Event::default());
+        if let Some(ev) = self.batch.last_mut() {
+            decode_into(&self.cfg, &mut self.shadowed, frame, ev);
+        }
         if self.batch.len() == BATCH {
             self.send_batch();
         }
@@ -221,14 +220,23 @@ fn count_batches(
     }
 }
 
+/// Decodes `frame` into `ev` (a batch slot, reused): the fast path's
+/// compact form when it applies, else the full decode written in place.
 #[inline]
-fn decode_event(cfg: &DecodeConfig, shadowed: &mut Vec<IfaceId>, frame: &Frame<'_>) -> Event {
-    let decoded = decode_frame(frame.data, frame.linktype, cfg);
-    Event {
-        iface: attribute(shadowed, frame.iface, &decoded),
-        ts_ns: frame.ts_ns,
-        wire_len: frame.orig_len,
-        decoded,
+fn decode_into(cfg: &DecodeConfig, shadowed: &mut Vec<IfaceId>, frame: &Frame<'_>, ev: &mut Event) {
+    ev.ts_ns = frame.ts_ns;
+    ev.wire_len = frame.orig_len;
+    if let Some(q) = quick_frame(frame.data, frame.linktype, cfg) {
+        ev.iface = frame.iface;
+        ev.what = What::Quick(q);
+        return;
+    }
+    if !matches!(ev.what, What::Decoded(_)) {
+        ev.what = What::Decoded(Decoded::default());
+    }
+    if let What::Decoded(d) = &mut ev.what {
+        decode_frame_into(frame.data, frame.linktype, cfg, d);
+        ev.iface = attribute(shadowed, frame.iface, d);
     }
 }
 

@@ -5,13 +5,15 @@
 //! headers.
 //!
 //! Each answer here must equal the walk's, byte for byte; anything else
-//! (fragments, nesting, errors, other protocols) returns `false` and the
-//! walk decides. `tests::fast_path_agrees_with_the_walk` checks the two
+//! (fragments, nesting, errors, other protocols) returns `None` and the
+//! walk decides. [`Quick`] is also what file reading counts directly,
+//! without building the walk's richer [`Kind`]. `tests::fast_path_agrees_with_the_walk` checks the two
 //! against each other on every test capture and on mutated frames.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 
-use super::{ipv4, DecodeConfig, Encap, Fragment, Inner, Kind, Plain, Tunnel};
+use super::{ipv4, link, DecodeConfig, Encap, Fragment, Inner, Kind, Plain, Tunnel};
+use crate::linktype::LinkType;
 
 const TCP: u8 = 6;
 const UDP: u8 = 17;
@@ -19,51 +21,103 @@ const IPIP: u8 = 4;
 const IPV6_IN_IP: u8 = 41;
 const GRE: u8 = 47;
 
-/// Decodes `b` (an IPv4 network layer) into `out` when it is one of the
-/// common cases; returns false, leaving `out` alone, otherwise.
-#[inline]
-pub(super) fn ipv4(b: &[u8], cfg: &DecodeConfig, out: &mut Kind) -> bool {
-    let Ok(outer) = ipv4::Packet::new_checked(b) else {
-        return false;
-    };
-    match outer.protocol() {
-        // Never a tunnel, whatever the fragment (only ICMP gets a second look).
-        TCP => {
-            *out = Kind::Plain(Plain {
-                src: IpAddr::V4(outer.src_addr()),
-                dst: IpAddr::V4(outer.dst_addr()),
-                proto: TCP,
-                too_big: None,
-            });
-            true
-        }
-        IPIP if outer.fragment() == Fragment::Whole => {
-            let Ok(inner) = ipv4::Packet::new_checked(outer.payload()) else {
-                return false;
-            };
-            // The walk stops at a later fragment before looking further.
-            if inner.frag_offset() == 0 && !ends_walk(&inner, cfg) {
-                return false;
-            }
-            *out = Kind::Tunnel(Tunnel {
+/// A frame the fast path decoded, in the few words that counting needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quick {
+    /// IPv4 in IPv4, not fragmented, carrying an IPv4 packet that is no
+    /// further tunnel. Addresses as big-endian numbers.
+    Ipip {
+        outer_src: u32,
+        outer_dst: u32,
+        inner_src: u32,
+        inner_dst: u32,
+        inner_proto: u8,
+        /// The outer total length field.
+        outer_len: u16,
+        outer_df: bool,
+    },
+    /// IPv4 TCP (never a tunnel).
+    Tcp { src: u32, dst: u32 },
+}
+
+impl Quick {
+    /// The same frame as the walk describes it.
+    pub fn kind(&self) -> Kind {
+        let v4 = |a: u32| IpAddr::V4(Ipv4Addr::from(a));
+        match *self {
+            Quick::Ipip {
+                outer_src,
+                outer_dst,
+                inner_src,
+                inner_dst,
+                inner_proto,
+                outer_len,
+                outer_df,
+            } => Kind::Tunnel(Tunnel {
                 encap: Encap::Ipip,
-                outer_src: IpAddr::V4(outer.src_addr()),
-                outer_dst: IpAddr::V4(outer.dst_addr()),
+                outer_src: v4(outer_src),
+                outer_dst: v4(outer_dst),
                 vni: None,
                 fragment: Fragment::Whole,
-                outer_ip_len: u32::from(outer.total_len()),
-                outer_df: outer.dont_fragment(),
+                outer_ip_len: u32::from(outer_len),
+                outer_df,
                 inner: Some(Inner {
-                    src: IpAddr::V4(inner.src_addr()),
-                    dst: IpAddr::V4(inner.dst_addr()),
-                    proto: inner.protocol(),
+                    src: v4(inner_src),
+                    dst: v4(inner_dst),
+                    proto: inner_proto,
                 }),
                 depth: 1,
                 stop: None,
-            });
-            true
+            }),
+            Quick::Tcp { src, dst } => Kind::Plain(Plain {
+                src: v4(src),
+                dst: v4(dst),
+                proto: TCP,
+                too_big: None,
+            }),
         }
-        _ => false,
+    }
+}
+
+/// The fast path on a whole frame: Ethernet without a VLAN tag, carrying
+/// IPv4. `None` for anything else, which `decode_frame` handles.
+#[inline]
+pub fn quick_frame(data: &[u8], linktype: LinkType, cfg: &DecodeConfig) -> Option<Quick> {
+    if linktype != LinkType::ETHERNET || data.len() < link::ETHERNET_LEN || data[12..14] != [8, 0] {
+        return None;
+    }
+    quick_ipv4(&data[link::ETHERNET_LEN..], cfg)
+}
+
+/// The fast path on an IPv4 network layer.
+#[inline]
+pub(super) fn quick_ipv4(b: &[u8], cfg: &DecodeConfig) -> Option<Quick> {
+    let outer = ipv4::Packet::new_checked(b).ok()?;
+    let addr = |p: &ipv4::Packet<'_>| (u32::from(p.src_addr()), u32::from(p.dst_addr()));
+    match outer.protocol() {
+        // Never a tunnel, whatever the fragment (only ICMP gets a second look).
+        TCP => {
+            let (src, dst) = addr(&outer);
+            Some(Quick::Tcp { src, dst })
+        }
+        IPIP if outer.fragment() == Fragment::Whole => {
+            let inner = ipv4::Packet::new_checked(outer.payload()).ok()?;
+            // The walk stops at a later fragment before looking further.
+            if inner.frag_offset() == 0 && !ends_walk(&inner, cfg) {
+                return None;
+            }
+            let ((outer_src, outer_dst), (inner_src, inner_dst)) = (addr(&outer), addr(&inner));
+            Some(Quick::Ipip {
+                outer_src,
+                outer_dst,
+                inner_src,
+                inner_dst,
+                inner_proto: inner.protocol(),
+                outer_len: outer.total_len(),
+                outer_df: outer.dont_fragment(),
+            })
+        }
+        _ => None,
     }
 }
 
@@ -87,13 +141,11 @@ fn ends_walk(inner: &ipv4::Packet<'_>, cfg: &DecodeConfig) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use std::net::Ipv4Addr;
     use std::path::Path;
 
     use super::super::{decode_frame, link, walk, Decoded};
     use super::*;
     use crate::iface::IfaceTable;
-    use crate::linktype::LinkType;
     use crate::sources::file::{read_file, FileOptions};
     use crate::synth;
 
@@ -110,8 +162,15 @@ mod tests {
         out
     }
 
+    /// `decode_frame` (fast path inside) and `quick_frame` both agree with
+    /// the walk alone.
     fn agree(data: &[u8], linktype: LinkType, cfg: &DecodeConfig) -> bool {
-        decode_frame(data, linktype, cfg) == walk_only(data, linktype, cfg)
+        let walked = walk_only(data, linktype, cfg);
+        let quick_agrees = match quick_frame(data, linktype, cfg) {
+            Some(q) => walked.sll2_ifindex.is_none() && q.kind() == walked.kind,
+            None => true,
+        };
+        quick_agrees && decode_frame(data, linktype, cfg) == walked
     }
 
     #[test]

@@ -19,6 +19,7 @@ use std::net::IpAddr;
 
 use crate::linktype::LinkType;
 
+pub use fast::{quick_frame, Quick};
 pub use geneve::Packet as GenevePacket;
 pub use gre::Packet as GrePacket;
 pub use icmp::TooBig;
@@ -49,7 +50,8 @@ pub fn decode_frame_into(data: &[u8], linktype: LinkType, cfg: &DecodeConfig, ou
         Ok(link) => {
             out.sll2_ifindex = link.ifindex;
             if let Network::Ipv4(b) = link.network {
-                if fast::ipv4(b, cfg, &mut out.kind) {
+                if let Some(q) = fast::quick_ipv4(b, cfg) {
+                    out.kind = q.kind();
                     return;
                 }
             }

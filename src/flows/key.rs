@@ -53,6 +53,15 @@ impl PairKey {
         }
     }
 
+    /// An IPv4 pair from addresses given as numbers.
+    #[inline]
+    pub fn v4(src: u32, dst: u32) -> Self {
+        Self {
+            src: IpAddr::V4(Ipv4Addr::from(src)),
+            dst: IpAddr::V4(Ipv4Addr::from(dst)),
+        }
+    }
+
     /// (tunnel index, IPv4 pair) packed into 128 bits: src, dst, index.
     /// Never `compact::EMPTY` (the top 32 bits are clear).
     #[inline]
@@ -85,14 +94,30 @@ pub(crate) fn compact_tunnel(
     let (IpAddr::V4(s), IpAddr::V4(d)) = (src, dst) else {
         return None;
     };
-    Some(
-        u128::from(u32::from(s))
-            | u128::from(u32::from(d)) << 32
-            | u128::from(vni.unwrap_or(0)) << 64
-            | u128::from(slot as u16) << 96
-            | (encap as u128) << 112
-            | u128::from(vni.is_some()) << 120,
-    )
+    Some(compact_tunnel4(
+        slot,
+        encap,
+        u32::from(s),
+        u32::from(d),
+        vni,
+    ))
+}
+
+/// [`compact_tunnel`] for IPv4 addresses given as numbers.
+#[inline(always)]
+pub(crate) fn compact_tunnel4(
+    slot: u32,
+    encap: Encap,
+    src: u32,
+    dst: u32,
+    vni: Option<u32>,
+) -> u128 {
+    u128::from(src)
+        | u128::from(dst) << 32
+        | u128::from(vni.unwrap_or(0)) << 64
+        | u128::from(slot as u16) << 96
+        | (encap as u128) << 112
+        | u128::from(vni.is_some()) << 120
 }
 
 /// [`PairKey::compact`] from the pair's parts.
@@ -101,7 +126,13 @@ pub(crate) fn compact_pair(ti: u32, src: IpAddr, dst: IpAddr) -> Option<u128> {
     let (IpAddr::V4(s), IpAddr::V4(d)) = (src, dst) else {
         return None;
     };
-    Some(u128::from(u32::from(s)) | u128::from(u32::from(d)) << 32 | u128::from(ti) << 64)
+    Some(compact_pair4(ti, u32::from(s), u32::from(d)))
+}
+
+/// [`compact_pair`] for IPv4 addresses given as numbers.
+#[inline(always)]
+pub(crate) fn compact_pair4(ti: u32, src: u32, dst: u32) -> u128 {
+    u128::from(src) | u128::from(dst) << 32 | u128::from(ti) << 64
 }
 
 // Hand-written hashes: the derived ones feed every address octet by octet

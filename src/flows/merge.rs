@@ -1,0 +1,133 @@
+//! Folding one flow table into another: tables of different sources
+//! (interfaces in a live capture, files), and the two halves of one file.
+
+use super::key::TunnelKey;
+use super::table::FlowTable;
+use crate::iface::{IfaceId, MAX_IFACES};
+
+impl FlowTable {
+    /// Folds in `other`, the counts of the frames that follow this table's
+    /// in the same capture, when the result is exactly what counting those
+    /// frames here would have given: `other` never spilled into an "other"
+    /// row, and everything it adds fits under the limits (then no order
+    /// decides what gets a row). Otherwise changes nothing and returns false.
+    pub fn merge_following(&mut self, other: &FlowTable) -> bool {
+        if other.spilled() || !self.has_room_for(other) {
+            return false;
+        }
+        self.merge(other);
+        true
+    }
+
+    /// Whether some packets were counted only in an "other" row.
+    fn spilled(&self) -> bool {
+        self.links
+            .iter()
+            .any(|(id, l)| *id == IfaceId::OTHER || l.other_tunnels.packets > 0)
+            || self.tunnels.iter().any(|(_, s)| s.inner_other.packets > 0)
+            || self.plain.spilled()
+    }
+
+    /// Whether every interface, tunnel and pair of `other` that this table
+    /// lacks fits under the limits.
+    fn has_room_for(&self, other: &FlowTable) -> bool {
+        let slot_of = |iface| self.links.iter().position(|(id, _)| *id == iface);
+        let new_links = other
+            .links
+            .iter()
+            .filter(|(id, _)| slot_of(*id).is_none())
+            .count();
+        if self.links.len() + new_links > MAX_IFACES {
+            return false;
+        }
+        // Each of other's tunnels: its index here, if known.
+        let known: Vec<Option<u32>> = other
+            .tunnels
+            .iter()
+            .map(|(key, _)| {
+                let slot = slot_of(key.iface)? as u32;
+                match key.compact(slot) {
+                    Some(k) => self.index4.get(k, self.index4.hash(k)),
+                    None => self.index6.get(key).copied(),
+                }
+            })
+            .collect();
+        let new_tunnels = known.iter().filter(|k| k.is_none()).count();
+        if self.tunnels.len() + new_tunnels > self.limits.max_tunnels {
+            return false;
+        }
+        let mut fresh_in = vec![0usize; self.tunnels.len()];
+        let mut fresh = 0;
+        for (oti, pair, _) in other.pairs() {
+            let Some(ti) = known[oti as usize] else {
+                // A new tunnel: other kept its pairs under the same limits.
+                fresh += 1;
+                continue;
+            };
+            let here = match pair.compact(ti) {
+                Some(k) => self.pairs4.get(k, self.pairs4.hash(k)).is_some(),
+                None => self.pairs6.contains_key(&(ti, pair)),
+            };
+            if !here {
+                fresh += 1;
+                fresh_in[ti as usize] += 1;
+            }
+        }
+        self.pair_count() + fresh <= self.limits.max_pairs_total
+            && fresh_in.iter().enumerate().all(|(ti, &n)| {
+                n == 0 || self.tunnels[ti].1.pairs as usize + n <= self.limits.max_pairs_per_tunnel
+            })
+            && self.plain.has_room_for(&other.plain)
+    }
+
+    /// Folds `other` (another source's table) into this one, keeping the limits.
+    pub fn merge(&mut self, other: &FlowTable) {
+        self.total += other.total;
+        self.tunnelled += other.tunnelled;
+        self.undecodable += other.undecodable;
+        for (e, n) in &other.stops {
+            *self.stops.entry(*e).or_default() += n;
+        }
+        self.plain.merge(&other.plain);
+        for (id, l) in &other.links {
+            let mine = self.link_mut(*id);
+            mine.all.merge(&l.all);
+            mine.tunnelled += l.tunnelled;
+            mine.other_tunnels.merge(&l.other_tunnels);
+        }
+        let mut remap = Vec::with_capacity(other.tunnels.len());
+        for (key, s) in &other.tunnels {
+            let (slot, iface) = self.link_slot(key.iface);
+            let key = TunnelKey { iface, ..*key };
+            let Some(ti) = self.tunnel_index(slot as u32, key) else {
+                self.links[slot].1.other_tunnels.merge(&s.counts);
+                remap.push(None);
+                continue;
+            };
+            remap.push(Some(ti));
+            let mine = &mut self.tunnels[ti as usize].1;
+            mine.counts.merge(&s.counts);
+            mine.fragments += s.fragments;
+            mine.no_inner += s.no_inner;
+            mine.df_packets += s.df_packets;
+            mine.max_outer_len = mine.max_outer_len.max(s.max_outer_len);
+            mine.max_depth = mine.max_depth.max(s.max_depth);
+            mine.inner_other.merge(&s.inner_other);
+        }
+        // Pairs both tables know merge in any order; new ones are added in
+        // a fixed order, so that which of them get a row when the limits
+        // bite does not depend on the maps' random seeds.
+        let mut fresh = Vec::new();
+        for (oti, pair, c) in other.pairs() {
+            if let Some(ti) = remap[oti as usize] {
+                if !self.add_to_known_pair(ti, &pair, &c) {
+                    fresh.push((ti, pair, c));
+                }
+            }
+        }
+        fresh.sort_unstable_by_key(|&(ti, pair, _)| (ti, pair));
+        for (ti, pair, c) in fresh {
+            self.add_pair(ti, &pair, &c);
+        }
+    }
+}
