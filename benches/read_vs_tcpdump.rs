@@ -80,7 +80,7 @@ fn main() {
         rows.push(t);
     }
     let ratio = rows[1].as_secs_f64() / rows[2].as_secs_f64();
-    println!("ratio tuntrace / tcpdump = {ratio:.2} (target ≤ 0.30)");
+    println!("ratio tuntrace / tcpdump = {ratio:.3} (target ≤ 0.30)");
     println!(
         "(peak RSS of a child includes this bench process's own RSS at spawn: {:.1} MiB)",
         own_rss_kib as f64 / 1024.0

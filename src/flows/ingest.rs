@@ -64,7 +64,26 @@ struct TunnelFacts {
     outer_df: bool,
     outer_ip_len: u32,
     depth: u8,
-    inner: Option<PairKey>,
+    /// Whether an inner pair was read (it is only built when new).
+    has_inner: bool,
+}
+
+impl Event {
+    /// The inner pair of a tunnel event, if it has one.
+    fn inner_pair(&self) -> Option<PairKey> {
+        match &self.what {
+            What::Quick(Quick::Ipip {
+                inner_src,
+                inner_dst,
+                ..
+            }) => Some(PairKey::v4(*inner_src, *inner_dst)),
+            What::Decoded(Decoded {
+                kind: Kind::Tunnel(t),
+                ..
+            }) => t.inner.as_ref().map(PairKey::of),
+            _ => None,
+        }
+    }
 }
 
 impl FlowTable {
@@ -164,8 +183,6 @@ impl FlowTable {
         link.all.add(ev.ts_ns, ev.wire_len);
         let facts = match &ev.what {
             What::Quick(Quick::Ipip {
-                inner_src,
-                inner_dst,
                 outer_len,
                 outer_df,
                 ..
@@ -174,7 +191,7 @@ impl FlowTable {
                 outer_df: *outer_df,
                 outer_ip_len: u32::from(*outer_len),
                 depth: 1,
-                inner: Some(PairKey::v4(*inner_src, *inner_dst)),
+                has_inner: true,
             },
             What::Quick(Quick::Tcp { src, dst }) => {
                 if self.limits.track_plain {
@@ -199,7 +216,7 @@ impl FlowTable {
                         outer_df: t.outer_df,
                         outer_ip_len: t.outer_ip_len,
                         depth: t.depth,
-                        inner: t.inner.as_ref().map(PairKey::of),
+                        has_inner: t.inner.is_some(),
                     }
                 }
                 Kind::Undecodable(e) => {
@@ -222,14 +239,14 @@ impl FlowTable {
         if st.ti == OVERFLOW {
             link.other_tunnels.add(ev.ts_ns, ev.wire_len);
         } else {
-            self.add_tunnel(ev.ts_ns, ev.wire_len, &facts, &st);
+            self.add_tunnel(ev, &facts, &st);
         }
     }
 
     #[inline(always)]
-    fn add_tunnel(&mut self, ts_ns: u64, wire_len: u32, t: &TunnelFacts, st: &Staged) {
+    fn add_tunnel(&mut self, ev: &Event, t: &TunnelFacts, st: &Staged) {
         let stats = &mut self.tunnels[st.ti as usize].1;
-        stats.counts.add(ts_ns, wire_len);
+        stats.counts.add(ev.ts_ns, ev.wire_len);
         if t.fragment != Fragment::Whole {
             stats.fragments += 1;
         }
@@ -238,19 +255,21 @@ impl FlowTable {
         }
         stats.max_outer_len = stats.max_outer_len.max(t.outer_ip_len);
         stats.max_depth = stats.max_depth.max(t.depth);
-        let Some(inner) = &t.inner else {
+        if !t.has_inner {
             stats.no_inner += 1;
             return;
-        };
+        }
         let c = PairCounts {
             packets: 1,
-            bytes: u64::from(wire_len),
+            bytes: u64::from(ev.wire_len),
         };
         if let Some(m) = self.pairs4.get_mut(st.pair, st.hash) {
             m.merge(&c);
             return;
         }
-        self.add_pair(st.ti, inner, &c);
+        if let Some(pair) = ev.inner_pair() {
+            self.add_pair(st.ti, &pair, &c);
+        }
     }
 }
 

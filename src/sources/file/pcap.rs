@@ -143,25 +143,25 @@ fn records_in<R: Read, F: FnMut(&Frame<'_>), const BE: bool>(
     loop {
         let (buf, mut pos) = inp.buffered();
         let mut need = REC_HDR;
-        while buf.len() - pos >= REC_HDR {
-            let caplen = rd32::<BE>(buf, pos + 8);
+        while let Some(h) = buf.get(pos..pos + REC_HDR) {
+            let caplen = rd32::<BE>(h, 8);
             if caplen > p.limit {
                 return Err(damaged(inp.offset_at(pos), too_long(caplen, p)));
             }
             let next = pos + REC_HDR + caplen as usize;
-            if next > buf.len() {
+            let Some(data) = buf.get(pos + REC_HDR..next) else {
                 need = REC_HDR + caplen as usize;
                 break;
-            }
+            };
             // u32 seconds × 10^9 plus a u32 fraction × 10^3 cannot overflow u64.
-            let ts_ns = rd32::<BE>(buf, pos) as u64 * 1_000_000_000
-                + rd32::<BE>(buf, pos + 4) as u64 * p.frac_ns;
+            let ts_ns =
+                rd32::<BE>(h, 0) as u64 * 1_000_000_000 + rd32::<BE>(h, 4) as u64 * p.frac_ns;
             deliver(&Frame {
                 iface: p.iface,
                 linktype: p.linktype,
                 ts_ns,
-                orig_len: rd32::<BE>(buf, pos + 12),
-                data: &buf[pos + REC_HDR..next],
+                orig_len: rd32::<BE>(h, 12),
+                data,
             });
             pos = next;
         }
