@@ -98,21 +98,26 @@ impl Default for Limits {
 }
 
 /// Counters of one tunnel on one interface.
+///
+/// Laid out so that everything a packet updates sits in the first 64 bytes:
+/// one cache line per packet (the last two fields change only when a pair
+/// is new or spills).
 #[derive(Debug, Clone, Default)]
+#[repr(C, align(64))]
 pub struct TunnelStats {
     pub counts: Counts,
     /// Outer fragments (first and later) counted to this tunnel.
     pub fragments: u64,
+    /// Outer IPv4 packets with DF set.
+    pub df_packets: u64,
     /// Packets whose inner pair could not be read (later fragments, cut headers, non-IP payloads).
     pub no_inner: u64,
     /// Largest outer IP length seen (for MTU checks).
     pub max_outer_len: u32,
-    /// Outer IPv4 packets with DF set.
-    pub df_packets: u64,
     /// Deepest nesting seen (1 = plain tunnel).
     pub max_depth: u8,
     /// Inner pairs kept by name for this tunnel (their counters live in
-    /// [`FlowTable::pairs`]).
+    /// the table's pair maps).
     pub pairs: u32,
     /// Pairs that did not fit under the limits.
     pub inner_other: PairCounts,
