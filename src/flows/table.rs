@@ -262,7 +262,11 @@ impl FlowTable {
 
     /// The inner pairs of every tunnel, grouped by tunnel index.
     pub fn pairs_by_tunnel(&self) -> Vec<Vec<(PairKey, PairCounts)>> {
-        let mut out = vec![Vec::new(); self.tunnels.len()];
+        let mut out: Vec<Vec<_>> = self
+            .tunnels
+            .iter()
+            .map(|(_, s)| Vec::with_capacity(s.pairs as usize))
+            .collect();
         for (ti, pair, c) in self.pairs() {
             out[ti as usize].push((pair, c));
         }
