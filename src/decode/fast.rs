@@ -141,12 +141,10 @@ fn ends_walk(inner: &ipv4::Packet<'_>, cfg: &DecodeConfig) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
     use super::super::{decode_frame, link, walk, Decoded};
     use super::*;
     use crate::iface::IfaceTable;
-    use crate::sources::file::{read_file, FileOptions};
+    use crate::sources::file::{bundled_captures, read_file, FileOptions};
     use crate::synth;
 
     /// The walk alone, as `decode_frame` was before this fast path.
@@ -175,30 +173,21 @@ mod tests {
 
     #[test]
     fn fast_path_agrees_with_the_walk_on_every_test_capture() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let mut frames = 0u64;
-        for dir in ["tests/data", "captures"] {
-            let mut files: Vec<_> = std::fs::read_dir(root.join(dir))
-                .unwrap()
-                .map(|e| e.unwrap().path())
-                .filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"))
-                .collect();
-            files.sort();
-            for path in files {
-                for cfg in [
-                    DecodeConfig::default(),
-                    DecodeConfig {
-                        vxlan_ports: vec![4789, 8472, 4790],
-                        geneve_ports: vec![6081],
-                        max_depth: 1,
-                    },
-                ] {
-                    let mut t = IfaceTable::new();
-                    let _ = read_file(&path, &FileOptions::default(), &mut t, |f| {
-                        frames += 1;
-                        assert!(agree(f.data, f.linktype, &cfg), "{}", path.display());
-                    });
-                }
+        for path in bundled_captures() {
+            for cfg in [
+                DecodeConfig::default(),
+                DecodeConfig {
+                    vxlan_ports: vec![4789, 8472, 4790],
+                    geneve_ports: vec![6081],
+                    max_depth: 1,
+                },
+            ] {
+                let mut t = IfaceTable::new();
+                let _ = read_file(&path, &FileOptions::default(), &mut t, |f| {
+                    frames += 1;
+                    assert!(agree(f.data, f.linktype, &cfg), "{}", path.display());
+                });
             }
         }
         assert!(frames > 1000, "only {frames} frames checked");

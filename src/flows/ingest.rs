@@ -275,73 +275,62 @@ impl FlowTable {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
     use super::*;
     use crate::decode::{decode_frame, quick_frame, DecodeConfig};
     use crate::flows::Limits;
     use crate::iface::IfaceTable;
     use crate::report::build_report;
-    use crate::sources::file::{read_file, FileOptions};
+    use crate::sources::file::{bundled_captures, read_file, FileOptions};
 
     /// Counting the fast path's compact events gives the same report as
     /// counting the full decode of the same frames, one by one or batched,
     /// with and without plain-pair tracking and under tight limits.
     #[test]
     fn quick_events_count_like_decoded_ones() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let cfg = DecodeConfig::default();
         let mut quick_seen = 0;
-        for dir in ["tests/data", "captures"] {
-            let mut files: Vec<_> = std::fs::read_dir(root.join(dir))
-                .unwrap()
-                .map(|e| e.unwrap().path())
-                .filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"))
-                .collect();
-            files.sort();
-            for path in files {
-                for limits in [
-                    Limits::default(),
-                    Limits {
-                        max_tunnels: 2,
-                        max_pairs_per_tunnel: 2,
-                        max_pairs_total: 3,
-                        track_plain: true,
-                    },
-                ] {
-                    let mut ifaces = IfaceTable::new();
-                    let (mut fast, mut full) = (Vec::new(), Vec::new());
-                    let _ = read_file(&path, &FileOptions::default(), &mut ifaces, |f| {
-                        let decoded = decode_frame(f.data, f.linktype, &cfg);
-                        let iface = match decoded.sll2_ifindex {
-                            Some(i) => IfaceId::sll2(i),
-                            None => f.iface,
-                        };
-                        let ev = |what| Event {
-                            iface,
-                            ts_ns: f.ts_ns,
-                            wire_len: f.orig_len,
-                            what,
-                        };
-                        let q = quick_frame(f.data, f.linktype, &cfg);
-                        quick_seen += usize::from(q.is_some());
-                        fast.push(ev(q.map_or(What::Decoded(decoded), What::Quick)));
-                        full.push(ev(What::Decoded(decoded)));
-                    });
-                    let mut batched = FlowTable::new(limits);
-                    for chunk in fast.chunks(7) {
-                        batched.ingest_batch(chunk);
-                    }
-                    let mut single = FlowTable::new(limits);
-                    for ev in &full {
-                        let What::Decoded(d) = &ev.what else {
-                            unreachable!()
-                        };
-                        single.ingest(ev.iface, ev.ts_ns, ev.wire_len, d);
-                    }
-                    let report = |t: &FlowTable| build_report(t, &ifaces, &[], Vec::new());
-                    assert_eq!(report(&batched), report(&single), "{}", path.display());
+        for path in bundled_captures() {
+            for limits in [
+                Limits::default(),
+                Limits {
+                    max_tunnels: 2,
+                    max_pairs_per_tunnel: 2,
+                    max_pairs_total: 3,
+                    track_plain: true,
+                },
+            ] {
+                let mut ifaces = IfaceTable::new();
+                let (mut fast, mut full) = (Vec::new(), Vec::new());
+                let _ = read_file(&path, &FileOptions::default(), &mut ifaces, |f| {
+                    let decoded = decode_frame(f.data, f.linktype, &cfg);
+                    let iface = match decoded.sll2_ifindex {
+                        Some(i) => IfaceId::sll2(i),
+                        None => f.iface,
+                    };
+                    let ev = |what| Event {
+                        iface,
+                        ts_ns: f.ts_ns,
+                        wire_len: f.orig_len,
+                        what,
+                    };
+                    let q = quick_frame(f.data, f.linktype, &cfg);
+                    quick_seen += usize::from(q.is_some());
+                    fast.push(ev(q.map_or(What::Decoded(decoded), What::Quick)));
+                    full.push(ev(What::Decoded(decoded)));
+                });
+                let mut batched = FlowTable::new(limits);
+                for chunk in fast.chunks(7) {
+                    batched.ingest_batch(chunk);
                 }
+                let mut single = FlowTable::new(limits);
+                for ev in &full {
+                    let What::Decoded(d) = &ev.what else {
+                        unreachable!()
+                    };
+                    single.ingest(ev.iface, ev.ts_ns, ev.wire_len, d);
+                }
+                let report = |t: &FlowTable| build_report(t, &ifaces, &[], Vec::new());
+                assert_eq!(report(&batched), report(&single), "{}", path.display());
             }
         }
         assert!(

@@ -285,6 +285,21 @@ fn detect_and_read<R: Read, F: FnMut(&Frame<'_>)>(
     Ok(Format::Pcap)
 }
 
+/// Every capture the repository bundles (`tests/data/`, `captures/`),
+/// sorted: for tests that check a property on real traffic.
+#[cfg(test)]
+pub(crate) fn bundled_captures() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<PathBuf> = ["tests/data", "captures"]
+        .iter()
+        .flat_map(|dir| std::fs::read_dir(root.join(dir)).expect("bundled captures"))
+        .map(|e| e.expect("directory entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"))
+        .collect();
+    files.sort();
+    files
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
