@@ -15,11 +15,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use super::{ipv4, link, DecodeConfig, Encap, Fragment, Inner, Kind, Plain, Tunnel};
 use crate::linktype::LinkType;
 
-const TCP: u8 = 6;
-const UDP: u8 = 17;
-const IPIP: u8 = 4;
-const IPV6_IN_IP: u8 = 41;
-const GRE: u8 = 47;
+use super::walk::proto::{GRE, IPV4 as IPIP, IPV6 as IPV6_IN_IP, TCP, UDP};
 
 /// A frame the fast path decoded, in the few words that counting needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

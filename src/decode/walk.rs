@@ -64,8 +64,9 @@ mod udp {
     }
 }
 
-/// IP protocol numbers that mean a tunnel.
-mod proto {
+/// IP protocol numbers that mean a tunnel (and TCP, which never does).
+pub(super) mod proto {
+    pub const TCP: u8 = 6;
     pub const IPV4: u8 = 4;
     pub const IPV6: u8 = 41;
     pub const GRE: u8 = 47;
