@@ -18,7 +18,7 @@ pub fn build_report(
     shadowed: &[IfaceId],
     sources: Vec<SourceInfo>,
 ) -> Report {
-    let pairs = table.pairs_by_tunnel();
+    let mut pairs = table.pairs_by_tunnel();
     let mut order: Vec<IfaceId> = ifaces.ids().collect();
     for (id, _) in &table.links {
         if !order.contains(id) {
@@ -58,17 +58,24 @@ pub fn build_report(
             table
                 .tunnels
                 .iter()
-                .zip(&pairs)
+                .zip(&mut pairs)
                 .filter(|((k, _), _)| k.iface == id)
-                .map(|((k, s), p)| tunnel_row(k, s, p)),
+                .map(|((k, s), p)| tunnel_row(k, s, std::mem::take(p))),
         );
     }
     for link in &mut links {
-        link.tunnels.sort_by(|a, b| {
+        // Sorted through a permutation: rows are a few hundred bytes, and a
+        // busy node has thousands of them.
+        let rows = std::mem::take(&mut link.tunnels);
+        let mut order: Vec<usize> = (0..rows.len()).collect();
+        order.sort_by(|&i, &j| {
+            let (a, b) = (&rows[i], &rows[j]);
             b.packets.cmp(&a.packets).then_with(|| {
                 (a.encap, a.outer_src, a.outer_dst).cmp(&(b.encap, b.outer_src, b.outer_dst))
             })
         });
+        let mut rows: Vec<Option<TunnelRow>> = rows.into_iter().map(Some).collect();
+        link.tunnels = order.into_iter().filter_map(|i| rows[i].take()).collect();
     }
     let multi_interface = multi_interface(&links);
     let decode_stops = table
@@ -161,9 +168,10 @@ fn empty_link(interface: String) -> Link {
     }
 }
 
-fn tunnel_row(k: &TunnelKey, s: &TunnelStats, pairs: &[(PairKey, PairCounts)]) -> TunnelRow {
+fn tunnel_row(k: &TunnelKey, s: &TunnelStats, pairs: Vec<(PairKey, PairCounts)>) -> TunnelRow {
+    // By value: the rows reuse the pairs' allocation.
     let mut inner: Vec<PairRow> = pairs
-        .iter()
+        .into_iter()
         .map(|(p, c)| PairRow {
             src: p.src,
             dst: p.dst,
@@ -208,6 +216,9 @@ fn count_row(c: &Counts) -> Option<CountRow> {
 
 /// Tunnels whose (encap, outer pair, VNI) appears on more than one link.
 fn multi_interface(links: &[Link]) -> Vec<MultiInterface> {
+    if links.len() < 2 {
+        return Vec::new();
+    }
     type Key = (
         &'static str,
         std::net::IpAddr,
