@@ -2,9 +2,12 @@
 //! `live`, `probe` and `audit`.
 //!
 //! Live capture feeds frames one at a time ([`Pipeline::feed`]). File reading
-//! uses both cores ([`Pipeline::run_split`]): one thread reads and decodes,
-//! the caller's thread counts, and batches of small [`Event`]s pass between
-//! them through a bounded channel, so memory stays flat.
+//! uses both cores: a large classic pcap file in two halves, each read,
+//! decoded and counted by its own thread ([`Pipeline::run_halves`], with a
+//! [`Feeder`] each); other files with one thread reading and decoding while
+//! the caller's counts ([`Pipeline::run_split`]), batches of small
+//! [`Event`]s passing between them through a bounded channel. Memory stays
+//! flat either way.
 
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 

@@ -13,7 +13,7 @@
 
 use std::hash::{BuildHasher, Hasher};
 
-/// Marks a free slot; callers never use it as a key (see [`Self::add`]).
+/// Marks a free slot; never a key (the packed keys keep their top bits clear).
 pub const EMPTY: u128 = u128::MAX;
 
 /// Slots allocated on the first insert.

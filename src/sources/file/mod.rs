@@ -1,8 +1,10 @@
 //! Capture files (classic pcap and pcapng), read as a stream.
 //!
-//! One 4 MiB buffer is filled with plain `read()` and records are parsed in
+//! A 4 MiB buffer is filled with plain `read()` and records are parsed in
 //! place, so memory stays flat whatever the file size (no mmap: mapped file
-//! pages would count as our RSS). Every [`Frame`] borrows from that buffer.
+//! pages would count as our RSS, and in this VM faulting them in cost more
+//! than copying). Every [`Frame`] borrows from that buffer. A large classic
+//! pcap file can be read as two halves on two threads ([`split_plan`]).
 //! Our own parser, not libpcap's, because libpcap refuses pcapng files whose
 //! interfaces have different link types.
 //!

@@ -191,9 +191,7 @@ impl SplitPlan {
             second_used,
         }
     }
-}
 
-impl SplitPlan {
     fn progress<'p>(
         &self,
         opts: &FileOptions,
@@ -207,9 +205,7 @@ impl SplitPlan {
                 .part(parts, index, start)
         })
     }
-}
 
-impl SplitPlan {
     /// The interface label of the file's frames (`--iface` or the stem).
     pub fn label(&self) -> &str {
         &self.label
