@@ -1,9 +1,7 @@
 //! Counting decoded frames into a [`FlowTable`], one at a time or in
 //! batches whose hash-table lookups are prefetched ahead.
 
-use std::net::Ipv4Addr;
-
-use crate::decode::{Decoded, Encap, Fragment, Kind, Plain, Quick};
+use crate::decode::{Decoded, Encap, Fragment, Kind, Quick};
 use crate::iface::IfaceId;
 
 use super::compact::{prefetch, EMPTY};
@@ -69,18 +67,15 @@ struct TunnelFacts {
 }
 
 impl Event {
-    /// The inner pair of a tunnel event, if it has one.
+    /// The inner pair of a tunnel event, if it has one (a new pair's slow
+    /// path only).
     fn inner_pair(&self) -> Option<PairKey> {
-        match &self.what {
-            What::Quick(Quick::Ipip {
-                inner_src,
-                inner_dst,
-                ..
-            }) => Some(PairKey::v4(*inner_src, *inner_dst)),
-            What::Decoded(Decoded {
-                kind: Kind::Tunnel(t),
-                ..
-            }) => t.inner.as_ref().map(PairKey::of),
+        let kind = match &self.what {
+            What::Quick(q) => q.kind(),
+            What::Decoded(d) => d.kind,
+        };
+        match kind {
+            Kind::Tunnel(t) => t.inner.as_ref().map(PairKey::of),
             _ => None,
         }
     }
@@ -127,24 +122,22 @@ impl FlowTable {
             pair: EMPTY,
         };
         let (ti, pair) = match &ev.what {
-            What::Quick(Quick::Ipip {
-                outer_src,
-                outer_dst,
-                inner_src,
-                inner_dst,
-                ..
-            }) => {
+            What::Quick(
+                q @ Quick::Ipip {
+                    outer_src,
+                    outer_dst,
+                    inner_src,
+                    inner_dst,
+                    ..
+                },
+            ) => {
                 let k = compact_tunnel4(st.slot, Encap::Ipip, *outer_src, *outer_dst, None);
                 let known = self.index4.get(k, self.index4.hash(k));
-                let ti = known.or_else(|| {
-                    let key = TunnelKey {
-                        iface,
-                        encap: Encap::Ipip,
-                        outer_src: Ipv4Addr::from(*outer_src).into(),
-                        outer_dst: Ipv4Addr::from(*outer_dst).into(),
-                        vni: None,
-                    };
-                    self.tunnel_index(st.slot, key)
+                // A new tunnel (or past the limit): the slow path, from the
+                // fast path's own description of the frame.
+                let ti = known.or_else(|| match q.kind() {
+                    Kind::Tunnel(t) => self.tunnel_index(st.slot, TunnelKey::of(iface, &t)),
+                    _ => None,
                 });
                 (ti, ti.map(|ti| compact_pair4(ti, *inner_src, *inner_dst)))
             }
@@ -193,16 +186,11 @@ impl FlowTable {
                 depth: 1,
                 has_inner: true,
             },
-            What::Quick(Quick::Tcp { src, dst }) => {
+            What::Quick(q @ Quick::Tcp { .. }) => {
                 if self.limits.track_plain {
-                    let p = PairKey::v4(*src, *dst);
-                    let plain = Plain {
-                        src: p.src,
-                        dst: p.dst,
-                        proto: 6,
-                        too_big: None,
-                    };
-                    self.plain.add(iface, ev.ts_ns, ev.wire_len, &plain);
+                    if let Kind::Plain(p) = q.kind() {
+                        self.plain.add(iface, ev.ts_ns, ev.wire_len, &p);
+                    }
                 }
                 return;
             }

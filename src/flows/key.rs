@@ -53,15 +53,6 @@ impl PairKey {
         }
     }
 
-    /// An IPv4 pair from addresses given as numbers.
-    #[inline]
-    pub fn v4(src: u32, dst: u32) -> Self {
-        Self {
-            src: IpAddr::V4(Ipv4Addr::from(src)),
-            dst: IpAddr::V4(Ipv4Addr::from(dst)),
-        }
-    }
-
     /// (tunnel index, IPv4 pair) packed into 128 bits: src, dst, index.
     /// Never `compact::EMPTY` (the top 32 bits are clear).
     #[inline]
