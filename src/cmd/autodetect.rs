@@ -94,6 +94,16 @@ struct Outcome {
     error: Option<serde_json::Value>,
 }
 
+impl Outcome {
+    /// Why nothing was picked, for people (the JSON keeps the whole error).
+    fn error_message(&self) -> &str {
+        self.error
+            .as_ref()
+            .and_then(|e| e["message"].as_str())
+            .unwrap_or("no address")
+    }
+}
+
 #[derive(Serialize)]
 struct Skipped {
     interface: String,
@@ -183,16 +193,9 @@ pub fn run(args: &AutodetectArgs) -> u8 {
             super::error(format!("writing the answer: {e}"));
         }
     }
-    if let (Some(o), Some(e)) = (
-        outcomes.first(),
-        outcomes.first().and_then(|o| o.error.as_ref()),
-    ) {
+    if let Some(o) = outcomes.first().filter(|o| o.error.is_some()) {
         if args.method.is_some() {
-            super::error(format!(
-                "{}: {}",
-                show(&o.method),
-                e["message"].as_str().unwrap_or("no address")
-            ));
+            super::error(format!("{}: {}", show(&o.method), o.error_message()));
         }
     }
     if any_pick {
@@ -224,14 +227,7 @@ fn table_one(o: &Outcome, out: &mut dyn Write) -> std::io::Result<()> {
             }
             Ok(())
         }
-        _ => {
-            let msg = o
-                .error
-                .as_ref()
-                .and_then(|e| e["message"].as_str())
-                .unwrap_or("no address");
-            write!(out, "result     nothing picked: {msg}")
-        }
+        _ => write!(out, "result     nothing picked: {}", o.error_message()),
     }
 }
 
@@ -247,14 +243,13 @@ fn table_many(os: &[Outcome], origin: &str, out: &mut dyn Write) -> std::io::Res
     for o in os {
         match (&o.interface, &o.address) {
             (Some(i), Some(a)) => writeln!(out, "{:<w$}  {i:<14} {a}", show(&o.method))?,
-            _ => {
-                let msg = o
-                    .error
-                    .as_ref()
-                    .and_then(|e| e["message"].as_str())
-                    .unwrap_or("no address");
-                writeln!(out, "{:<w$}  {:<14} ({msg})", show(&o.method), "-")?
-            }
+            _ => writeln!(
+                out,
+                "{:<w$}  {:<14} ({})",
+                show(&o.method),
+                "-",
+                o.error_message()
+            )?,
         }
     }
     write!(
