@@ -11,6 +11,7 @@ use crate::audit::{audit, read_nodes, Expect, Finding, MethodPick};
 use crate::cli::{AuditArgs, OutFormat};
 use crate::exit;
 use crate::iface::IfaceTable;
+use crate::os::{Host, Platform};
 use crate::pipeline::Pipeline;
 use crate::report::{build_report, Report, SourceInfo};
 use crate::sources::file::{FileError, FileOptions};
@@ -28,6 +29,11 @@ struct Output<'a> {
 }
 
 pub fn run(args: &AuditArgs) -> u8 {
+    run_on(&Host, args, &mut std::io::stdout())
+}
+
+/// `audit` on `platform` (the host, or fake NICs), the answer written to `out`.
+pub fn run_on(platform: &dyn Platform, args: &AuditArgs, out: &mut dyn Write) -> u8 {
     let mut expect = match expectations(args) {
         Ok(e) => e,
         Err(e) => {
@@ -36,7 +42,7 @@ pub fn run(args: &AuditArgs) -> u8 {
         }
     };
     let (report, code) = if args.files.is_empty() {
-        match live::capture(args, &mut expect) {
+        match live::capture(platform, args, &mut expect) {
             Ok(r) => (r, exit::OK),
             Err(code) => return code,
         }
@@ -48,11 +54,9 @@ pub fn run(args: &AuditArgs) -> u8 {
     };
     let mut findings = audit(&report, &expect);
     findings.retain(|f| !args.ignore.iter().any(|k| k == f.kind));
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
     let written = match args.format {
         OutFormat::Json => serde_json::to_writer_pretty(
-            &mut out,
+            &mut *out,
             &Output {
                 findings: &findings,
                 expect: &expect,
@@ -61,7 +65,7 @@ pub fn run(args: &AuditArgs) -> u8 {
         )
         .map_err(std::io::Error::from)
         .and_then(|_| writeln!(out)),
-        OutFormat::Table => table(&findings, &report, &mut out),
+        OutFormat::Table => table(&findings, &report, out),
     };
     if let Err(e) = written {
         if e.kind() != std::io::ErrorKind::BrokenPipe {

@@ -1,38 +1,25 @@
 //! `tuntrace live`: capture on the node's NICs at once and report like `read`.
 //!
-//! One capture loop per NIC on tokio's blocking pool, each with its own
-//! pipeline; this controller merges their tables per interval (live view,
-//! jsonl) and at the end, and stops on --duration, --count, SIGINT or SIGTERM.
+//! The capture session does the work (see `session`); this command chooses
+//! its settings and renders intervals (live view, jsonl) and the final report.
 
 use std::io::{IsTerminal, Write};
-use std::sync::atomic::Ordering::Relaxed;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-use tokio::signal::unix::{signal, SignalKind};
-use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
+use std::time::Duration;
 
 use crate::cli::{Format, LiveArgs};
 use crate::exit;
-use crate::iface::IfaceTable;
-use crate::pipeline::Pipeline;
+use crate::os::{Host, Platform};
 use crate::render;
-use crate::report::{build_report, Report, SourceInfo};
-use crate::sources::ifaces::{self, write_skipped, SelectError};
-use crate::sources::live::{
-    now_ns, open, CaptureConfig, Collector, Control, Event, FileWriter, FilterChoice, Handle,
-    Interval, OpenError, Worker,
-};
-
 use crate::render::live_view::{self, LiveView};
+use crate::report::Report;
+use crate::session::{self, open_chosen, FileWriter, Interval, Plan, Session};
+use crate::sources::live::{CaptureConfig, FilterChoice, Nic};
 
 /// Snaplen when only headers are needed: Ethernet + VLAN + IPv6 + UDP +
 /// VXLAN/Geneve + inner Ethernet + inner IPv6 fit with room to spare.
 const HEADER_SNAPLEN: u32 = 256;
 /// Snaplen with `--write`: whole frames, like tcpdump.
 const FULL_SNAPLEN: u32 = 262_144;
-/// How long the capture loops get to drain and report after stop.
-const FINISH_WAIT: Duration = Duration::from_secs(3);
 
 /// The flags, checked.
 struct Settings {
@@ -78,6 +65,7 @@ impl Settings {
             FilterChoice::Tunnels {
                 vxlan_ports: a.decode.vxlan_ports.clone(),
                 geneve_ports: a.decode.geneve_ports.clone(),
+                extra: String::new(),
             }
         };
         let view = a.format == Format::Table
@@ -121,6 +109,11 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 pub fn run(args: &LiveArgs) -> u8 {
+    run_on(&Host, args, &mut std::io::stdout())
+}
+
+/// `live` on `platform` (the host, or fake NICs), the report written to `out`.
+pub fn run_on(platform: &dyn Platform, args: &LiveArgs, out: &mut dyn Write) -> u8 {
     let settings = match Settings::from_args(args) {
         Ok(s) => s,
         Err(e) => {
@@ -128,126 +121,79 @@ pub fn run(args: &LiveArgs) -> u8 {
             return exit::USAGE;
         }
     };
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
+    match session::block_on(capture(platform, args, settings, out)) {
+        Ok(code) => code,
         Err(e) => {
             super::error(format!("cannot start the runtime: {e}"));
-            return exit::USAGE;
+            exit::USAGE
         }
-    };
-    let code = rt.block_on(capture(args, settings));
-    // Capture loops end within a poll period after stop; do not hang on one.
-    rt.shutdown_timeout(Duration::from_secs(1));
-    code
+    }
 }
 
-/// Chooses and opens the NICs; `Err` is the exit code after the message.
-fn open_all(args: &LiveArgs, cfg: &CaptureConfig) -> Result<Vec<Handle>, u8> {
-    let all = ifaces::list().map_err(|e| {
-        super::error(format!("cannot list interfaces: {e}"));
-        exit::USAGE
-    })?;
-    let sel = ifaces::select(&all, &args.interfaces).map_err(|e| {
-        super::error(&e);
-        if let SelectError::NoneLeft { .. } = e {
-            eprintln!("tuntrace: hint: tuntrace live -i IFACE captures on any interface");
-        }
-        exit::USAGE
-    })?;
-    if args.interfaces.is_empty() {
-        let mut skipped = String::new();
-        let _ = write_skipped(&mut skipped, &sel.skipped);
-        eprintln!("tuntrace: chose {}", sel.chosen.join(", "));
-        if !skipped.is_empty() {
-            eprintln!("tuntrace: skipped {skipped}");
-        }
-    }
-    let mut handles = Vec::new();
-    for name in &sel.chosen {
-        match open(name, cfg) {
-            Ok(h) => handles.push(h),
-            Err(e) => {
-                super::error(&e);
-                let fatal = !args.interfaces.is_empty()
-                    || matches!(e, OpenError::Permission { .. } | OpenError::Filter { .. });
-                if fatal {
-                    if let OpenError::NoSuchDevice { .. } = e {
-                        let names: Vec<String> = all.iter().map(|i| i.name.clone()).collect();
-                        eprintln!("tuntrace: interfaces here: {}", names.join(", "));
-                    }
-                    return Err(exit::USAGE);
-                }
-                eprintln!("tuntrace: warning: going on without {}", e.iface());
-            }
-        }
-    }
-    if handles.is_empty() {
-        super::error("no interface could be opened");
-        return Err(exit::USAGE);
-    }
-    Ok(handles)
-}
-
-async fn capture(args: &LiveArgs, st: Settings) -> u8 {
+async fn capture(
+    platform: &dyn Platform,
+    args: &LiveArgs,
+    st: Settings,
+    out: &mut dyn Write,
+) -> u8 {
     // Signals first, so a SIGTERM right after "capturing on" is ours.
-    let (mut term, mut int) = match (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) {
-        (Ok(t), Ok(i)) => (t, i),
-        (Err(e), _) | (_, Err(e)) => {
+    let mut stops = match platform.stop_requests() {
+        Ok(s) => s,
+        Err(e) => {
             super::error(format!("cannot handle signals: {e}"));
             return exit::USAGE;
         }
     };
-    let handles = match open_all(args, &st.capture) {
-        Ok(h) => h,
-        Err(code) => return code,
+    let Ok(opened) = open_chosen(platform, &args.interfaces, &st.capture) else {
+        return exit::USAGE;
     };
-    let mut ifaces = IfaceTable::new();
-    let names: Vec<String> = handles.iter().map(|h| h.name.clone()).collect();
-    let ids: Vec<_> = names.iter().map(|n| ifaces.intern(n)).collect();
-    if names.iter().any(|n| n == ifaces::ANY) {
-        for i in ifaces::list().unwrap_or_default() {
-            ifaces.set_ifindex_name(i.index, &i.name);
-        }
-    }
     let writer = match &args.write {
         None => None,
-        Some(path) => match start_writer(path, &handles, st.capture.snaplen) {
+        Some(path) => match start_writer(path, &opened.nics, st.capture.snaplen) {
             Ok(w) => Some(w),
             Err(code) => return code,
         },
     };
-    // Large snaplens get block mode (see sources::live::open).
-    let block_mode = handles.iter().any(|h| !h.immediate);
-    let control = Arc::new(Control::new(args.count));
-    let (tx, mut rx) = unbounded_channel();
-    let limits = super::limits(&args.decode);
-    let cfg = super::decode_config(&args.decode);
-    for (i, handle) in handles.into_iter().enumerate() {
-        let w = Worker {
-            index: i,
-            handle,
-            iface: ids[i],
-            pipeline: Pipeline::new(cfg.clone(), limits),
-            control: control.clone(),
-            events: tx.clone(),
-            writer: writer.as_ref().map(|w| (w.tx.clone(), w.ids[i])),
-        };
-        tokio::task::spawn_blocking(move || w.run());
+    announce(args, &st, &opened.nics);
+    let plan = Plan {
+        count: args.count,
+        duration: st.duration,
+        interval: st.ticking.then_some(st.interval),
+        writer,
+        ..Plan::new(
+            super::decode_config(&args.decode),
+            super::limits(&args.decode),
+        )
+    };
+    let mut session = Session::start(opened.nics, plan, &opened.known);
+    let mut output = Output {
+        format: args.format,
+        top: args.decode.top,
+        view: st.view.then(LiveView::new),
+        every: st.interval,
+        out,
+    };
+    session
+        .run(&mut stops, std::future::pending(), |s, iv| {
+            output.interval(s, iv)
+        })
+        .await;
+    if args.format == Format::Jsonl {
+        let rest = session.rest();
+        output.interval(&session, rest);
     }
-    drop(tx);
-    let start = Instant::now();
-    let start_ns = now_ns();
+    output.finish(&session.report())
+}
+
+/// "capturing on ..." with what is kept and how.
+fn announce(args: &LiveArgs, st: &Settings, nics: &[Box<dyn Nic>]) {
+    let names: Vec<&str> = nics.iter().map(|n| n.name()).collect();
     let what = match &st.capture.filter {
         FilterChoice::Tunnels { .. } => "tunnel traffic".to_string(),
         FilterChoice::User(f) => format!("filter {f:?}"),
         FilterChoice::All => "all traffic".to_string(),
     };
+    let block_mode = nics.iter().any(|n| !n.min_drain().is_zero());
     eprintln!(
         "tuntrace: capturing on {} ({what}, snaplen {}, buffer {} MiB{}{})",
         names.join(", "),
@@ -259,164 +205,43 @@ async fn capture(args: &LiveArgs, st: Settings) -> u8 {
             None => String::new(),
         }
     );
-    let mut col = Collector::new(names.len(), limits, start_ns);
-    let mut out = Output {
-        format: args.format,
-        top: args.decode.top,
-        view: st.view.then(LiveView::new),
-        start,
-        names: names.clone(),
-    };
-    let deadline = st
-        .duration
-        .map(|d| tokio::time::Instant::from_std(start + d));
-    let mut ticker = tokio::time::interval_at(
-        tokio::time::Instant::from_std(start + st.interval),
-        st.interval,
-    );
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = term.recv() => break,
-            _ = int.recv() => break,
-            _ = sleep_until(deadline) => break,
-            _ = ticker.tick(), if st.ticking => {
-                let epoch = col.tick(now_ns());
-                control.epoch.store(epoch, Relaxed);
-            }
-            ev = rx.recv() => match ev {
-                Some(ev) => col.on_event(ev),
-                None => break,
-            },
-        }
-        while let Some(iv) = col.ready() {
-            out.interval(&col, &ifaces, iv, st.interval);
-        }
-        if col.count_reached || col.all_finished() {
-            break;
-        }
-    }
-    control.stop.store(true, Relaxed);
-    finish_loops(&mut col, &mut rx, &mut term, &mut int).await;
-    if args.format == Format::Jsonl {
-        let rest = col.rest(now_ns());
-        out.interval(&col, &ifaces, rest, st.interval);
-    }
-    if let Some(w) = writer {
-        if col.all_finished() {
-            if let Err(e) = w.finish() {
-                super::error(format!("writing the capture file: {e}"));
-            }
-        } else {
-            super::error("a capture loop did not stop; the capture file may be cut short");
-        }
-    }
-    let report = final_report(&col, &ifaces, &names);
-    out.finish(&report)
 }
 
 /// Creates the `--write` file with one interface block per NIC.
 fn start_writer(
     path: &std::path::Path,
-    handles: &[Handle],
+    nics: &[Box<dyn Nic>],
     snaplen: u32,
 ) -> Result<FileWriter, u8> {
-    let nics: Vec<_> = handles
+    let blocks: Vec<_> = nics
         .iter()
-        .map(|h| (h.name.clone(), h.linktype, snaplen))
+        .map(|n| (n.name().to_string(), n.linktype(), snaplen))
         .collect();
-    FileWriter::start(path, &nics).map_err(|e| {
+    FileWriter::start(path, &blocks).map_err(|e| {
         super::error(format!("cannot write {}: {e}", path.display()));
         exit::USAGE
     })
 }
 
-async fn sleep_until(deadline: Option<tokio::time::Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
-        None => std::future::pending().await,
-    }
-}
-
-/// Waits for every loop's last table (drain included); a second signal or
-/// [`FINISH_WAIT`] cuts the wait short.
-async fn finish_loops(
-    col: &mut Collector,
-    rx: &mut UnboundedReceiver<Event>,
-    term: &mut tokio::signal::unix::Signal,
-    int: &mut tokio::signal::unix::Signal,
-) {
-    let limit = tokio::time::sleep(FINISH_WAIT);
-    tokio::pin!(limit);
-    while !col.all_finished() {
-        tokio::select! {
-            ev = rx.recv() => match ev {
-                Some(ev) => col.on_event(ev),
-                None => break,
-            },
-            _ = &mut limit => break,
-            _ = term.recv() => break,
-            _ = int.recv() => break,
-        }
-    }
-}
-
-/// The report with kernel counters per NIC, and warnings for losses.
-fn final_report(col: &Collector, ifaces: &IfaceTable, names: &[String]) -> Report {
-    let mut sources = Vec::new();
-    for (name, fin) in names.iter().zip(&col.finished) {
-        sources.push(SourceInfo {
-            name: format!("live:{name}"),
-            packets: fin.as_ref().map(|f| f.packets).unwrap_or(0),
-            error: fin.as_ref().and_then(|f| f.stats.error.clone()),
-            damaged_at: None,
-        });
-    }
-    let mut report = build_report(&col.total, ifaces, &col.shadowed, sources);
-    for (name, fin) in names.iter().zip(&col.finished) {
-        let Some(f) = fin else {
-            super::error(format!(
-                "{name}: the capture loop did not report; its counts may be short"
-            ));
-            continue;
-        };
-        let s = &f.stats;
-        if s.dropped_by_kernel + s.dropped_by_interface > 0 {
-            eprintln!(
-                "tuntrace: warning: {name}: {} packets dropped by the kernel and {} by the \
-                 interface; the counts are short by that much (raise --buffer-mib or lower --snaplen)",
-                s.dropped_by_kernel, s.dropped_by_interface
-            );
-        }
-        if let Some(link) = report.links.iter_mut().find(|l| &l.interface == name) {
-            link.capture = Some(s.clone());
-        }
-    }
-    report
-}
-
 /// Where results go: interval records, the live view, the final report.
-struct Output {
+struct Output<'a> {
     format: Format,
     top: usize,
     view: Option<LiveView>,
-    start: Instant,
-    /// Capture loop i's NIC.
-    names: Vec<String>,
+    every: Duration,
+    out: &'a mut dyn Write,
 }
 
-impl Output {
-    fn interval(&mut self, col: &Collector, ifaces: &IfaceTable, iv: Interval, every: Duration) {
-        let part = build_report(&iv.table, ifaces, &col.shadowed, Vec::new());
+impl Output<'_> {
+    fn interval(&mut self, session: &Session, iv: Interval) {
+        let part = session.report_of(&iv.table);
         if self.format == Format::Jsonl {
-            let stdout = std::io::stdout();
-            let mut lock = stdout.lock();
-            let _ = render::jsonl_interval(&part, iv.start_ns, iv.end_ns, &mut lock)
-                .and_then(|_| lock.flush());
+            let _ = render::jsonl_interval(&part, iv.start_ns, iv.end_ns, &mut self.out)
+                .and_then(|_| self.out.flush());
         }
         if let Some(view) = &mut self.view {
-            let mut total = build_report(&col.total, ifaces, &col.shadowed, Vec::new());
-            for (name, dropped) in self.names.iter().zip(&col.drops) {
+            let mut total = session.report_of(session.total());
+            for (name, dropped) in session.names().iter().zip(session.drops()) {
                 let link = total.links.iter_mut().find(|l| &l.interface == name);
                 if let (Some(link), true) = (link, *dropped > 0) {
                     link.capture = Some(crate::report::CaptureStats {
@@ -426,10 +251,10 @@ impl Output {
                 }
             }
             let secs = (iv.end_ns.saturating_sub(iv.start_ns) as f64 / 1e9)
-                .max(every.as_secs_f64() / 10.0);
+                .max(self.every.as_secs_f64() / 10.0);
             let lines = live_view::lines(&total, &part, secs, 3);
-            let width = live_view::terminal_width(2);
-            let elapsed = self.start.elapsed().as_secs();
+            let width = crate::os::terminal::width(2);
+            let elapsed = session.started().elapsed().as_secs();
             let _ = view.draw(elapsed, &lines, width, &mut std::io::stderr().lock());
         }
     }
@@ -438,10 +263,9 @@ impl Output {
         if let Some(view) = &mut self.view {
             let _ = view.erase(&mut std::io::stderr().lock());
         }
-        let stdout = std::io::stdout();
-        let mut lock = std::io::BufWriter::new(stdout.lock());
+        let mut buf = std::io::BufWriter::new(&mut self.out);
         let written =
-            render::render(report, self.format, self.top, &mut lock).and_then(|_| lock.flush());
+            render::render(report, self.format, self.top, &mut buf).and_then(|_| buf.flush());
         match written {
             Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
                 super::error(format!("writing the report: {e}"));

@@ -7,7 +7,6 @@ mod echo;
 
 use std::io::Write;
 use std::net::IpAddr;
-use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::mpsc::{channel, Sender};
 use std::sync::Arc;
@@ -17,12 +16,15 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::cli::{OutFormat, ProbeArgs};
-use crate::decode::{decode_frame, DecodeConfig, Decoded, Kind};
+use crate::decode::{Decoded, Kind};
 use crate::exit;
-use crate::sources::live::Handle;
+use crate::flows::Limits;
+use crate::os::{EchoSocket, Host, Platform};
+use crate::session::{self, open_chosen, Plan, Session, Tap};
+use crate::sources::live::{CaptureConfig, FilterChoice};
+use crate::sources::Frame;
 
-use self::echo::{find_echo, new_marker, Echo, RawIcmp, MARKER_LEN};
-use super::audit::live::{catch_signals, open_nics, stop_requested};
+use self::echo::{echo_request, find_echo, new_marker, recv_reply, Echo, MARKER_LEN};
 use super::live::parse_duration;
 
 /// Snaplen: headers through VXLAN/Geneve over IPv6 plus the echo and marker.
@@ -50,7 +52,11 @@ pub struct Sighting {
 }
 
 pub fn run(args: &ProbeArgs) -> u8 {
-    let target = args.target;
+    run_on(&Host, args, &mut std::io::stdout())
+}
+
+/// `probe` on `platform` (the host, or a fake network), the answer written to `out`.
+pub fn run_on(platform: &dyn Platform, args: &ProbeArgs, out: &mut dyn Write) -> u8 {
     let timeout = match parse_duration(&args.timeout) {
         Ok(t) => t,
         Err(e) => {
@@ -58,7 +64,23 @@ pub fn run(args: &ProbeArgs) -> u8 {
             return exit::USAGE;
         }
     };
-    let sock = match RawIcmp::open(target) {
+    match session::block_on(probe(platform, args, timeout, out)) {
+        Ok(code) => code,
+        Err(e) => {
+            super::error(format!("cannot start the runtime: {e}"));
+            exit::USAGE
+        }
+    }
+}
+
+async fn probe(
+    platform: &dyn Platform,
+    args: &ProbeArgs,
+    timeout: Duration,
+    out: &mut dyn Write,
+) -> u8 {
+    let target = args.target;
+    let sock = match platform.echo_socket(target) {
         Ok(s) => s,
         Err(e) => {
             super::error(format!(
@@ -67,45 +89,76 @@ pub fn run(args: &ProbeArgs) -> u8 {
             return exit::USAGE;
         }
     };
-    let handles = match open_nics(
-        &args.interfaces,
-        &args.decode,
-        &format!(
-            "({} and host {target})",
-            if target.is_ipv6() { "icmp6" } else { "icmp" }
-        ),
-        SNAPLEN,
-    ) {
-        Ok(h) => h,
-        Err(code) => return code,
+    let mut stops = match platform.stop_requests() {
+        Ok(s) => s,
+        Err(e) => {
+            super::error(format!("cannot handle signals: {e}"));
+            return exit::USAGE;
+        }
     };
-    let names: Vec<String> = handles.iter().map(|h| h.name.clone()).collect();
+    let cfg = CaptureConfig {
+        snaplen: SNAPLEN,
+        buffer_bytes: 8 << 20,
+        filter: FilterChoice::Tunnels {
+            vxlan_ports: args.decode.vxlan_ports.clone(),
+            geneve_ports: args.decode.geneve_ports.clone(),
+            extra: format!(
+                "({} and host {target})",
+                if target.is_ipv6() { "icmp6" } else { "icmp" }
+            ),
+        },
+    };
+    let Ok(opened) = open_chosen(platform, &args.interfaces, &cfg) else {
+        return exit::USAGE;
+    };
+    let names: Vec<String> = opened.nics.iter().map(|n| n.name().to_string()).collect();
     let marker = new_marker();
     let id = u16::from_be_bytes([marker[14], marker[15]]) ^ (std::process::id() as u16);
-    let stop = Arc::new(AtomicBool::new(false));
     let (tx, rx) = channel();
-    let cfg = super::decode_config(&args.decode);
-    let readers: Vec<_> = handles
-        .into_iter()
-        .map(|h| {
-            let (stop, tx, cfg) = (stop.clone(), tx.clone(), cfg.clone());
-            std::thread::spawn(move || watch(h, &cfg, &marker, id, &stop, &tx))
-        })
-        .collect();
-    drop(tx);
-    catch_signals();
+    let plan = Plan {
+        tap: Some(Box::new(move |_: &str| -> Box<dyn Tap> {
+            Box::new(EchoTap {
+                marker,
+                id,
+                tx: tx.clone(),
+            })
+        })),
+        ..Plan::new(super::decode_config(&args.decode), Limits::default())
+    };
+    let mut session = Session::start(opened.nics, plan, &opened.known);
     eprintln!(
         "tuntrace: capturing on {} (probe to {target}, id {id:#06x}, {} request{})",
         names.join(", "),
         args.count,
         if args.count == 1 { "" } else { "s" }
     );
-    let (sent, rtts) = ping(&sock, target, id, &marker, args.count, timeout);
-    std::thread::sleep(SETTLE);
-    stop.store(true, Relaxed);
-    for r in readers {
-        let _ = r.join();
-    }
+    let cancel = Arc::new(AtomicBool::new(false));
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+    let pinger = {
+        let cancel = cancel.clone();
+        let count = args.count;
+        let sock: Box<dyn EchoSocket> = sock;
+        std::thread::spawn(move || {
+            let result = ping(sock.as_ref(), target, id, &marker, count, timeout, &cancel);
+            let _ = done_tx.send(());
+            result
+        })
+    };
+    // The session ends once the pings are done and the loops saw the last
+    // reply, or on a signal (which also stops the pings).
+    let until = async {
+        let _ = done_rx.await;
+        tokio::time::sleep(SETTLE).await;
+    };
+    session.run(&mut stops, until, |_, _| {}).await;
+    cancel.store(true, Relaxed);
+    let (sent, rtts) = pinger.join().unwrap_or_else(|_| {
+        (
+            Err(std::io::Error::other("the ping thread panicked")),
+            Vec::new(),
+        )
+    });
+    drop(session);
     let mut seen: Vec<Sighting> = rx.try_iter().collect();
     seen.sort_by_key(|s| s.ts_ns);
     let sent = match sent {
@@ -115,18 +168,37 @@ pub fn run(args: &ProbeArgs) -> u8 {
             return exit::USAGE;
         }
     };
-    report(args, target, sent, &rtts, &seen, &names)
+    report(args, target, sent, &rtts, &seen, &names, out)
+}
+
+/// Turns every frame holding our marker into a [`Sighting`].
+struct EchoTap {
+    marker: [u8; MARKER_LEN],
+    id: u16,
+    tx: Sender<Sighting>,
+}
+
+impl Tap for EchoTap {
+    fn frame(&mut self, nic: &str, frame: &Frame<'_>, decoded: &Decoded) {
+        let Some(e) = find_echo(frame.data, &self.marker).filter(|e| e.id == self.id) else {
+            return;
+        };
+        if let Some(s) = sighting(nic, decoded, e, frame.ts_ns) {
+            let _ = self.tx.send(s);
+        }
+    }
 }
 
 /// Sends `count` marked requests and collects replies until `timeout` after
 /// the last one. Returns the number sent and the round-trip times.
 fn ping(
-    sock: &RawIcmp,
+    sock: &dyn EchoSocket,
     target: IpAddr,
     id: u16,
     marker: &[u8; MARKER_LEN],
     count: u16,
     timeout: Duration,
+    cancel: &AtomicBool,
 ) -> (std::io::Result<u16>, Vec<(u16, Duration)>) {
     let mut payload = marker.to_vec();
     payload.resize(48, 0);
@@ -135,12 +207,12 @@ fn ping(
     let mut deadline = Instant::now();
     let mut next_send = Instant::now();
     loop {
-        if stop_requested() {
+        if cancel.load(Relaxed) {
             break;
         }
         if sent_at.len() < usize::from(count) && Instant::now() >= next_send {
             let seq = sent_at.len() as u16 + 1;
-            if let Err(e) = sock.send(target, &sock.echo_request(id, seq, &payload)) {
+            if let Err(e) = sock.send(target, &echo_request(target, id, seq, &payload)) {
                 return (Err(e), rtts);
             }
             sent_at.push(Instant::now());
@@ -151,7 +223,7 @@ fn ping(
         if all_sent && (rtts.len() == sent_at.len() || Instant::now() >= deadline) {
             break;
         }
-        match sock.recv_reply(target, marker) {
+        match recv_reply(sock, target, marker) {
             Ok(Some(Echo { id: rid, seq, .. })) if rid == id => {
                 let i = usize::from(seq);
                 if i >= 1 && i <= sent_at.len() && !rtts.iter().any(|(s, _)| *s == seq) {
@@ -165,57 +237,7 @@ fn ping(
     (Ok(sent_at.len() as u16), rtts)
 }
 
-/// A capture loop: every frame holding our marker becomes a [`Sighting`].
-fn watch(
-    mut h: Handle,
-    cfg: &DecodeConfig,
-    marker: &[u8; MARKER_LEN],
-    id: u16,
-    stop: &AtomicBool,
-    tx: &Sender<Sighting>,
-) {
-    let fd = h.cap.as_raw_fd();
-    let (name, linktype, nanos) = (h.name.clone(), h.linktype, h.nanos);
-    let mut draining = false;
-    loop {
-        if stop.load(Relaxed) {
-            if draining {
-                return;
-            }
-            draining = true;
-        }
-        let mut pfd = libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd; a failed poll just loops to the stop check.
-        unsafe { libc::poll(&mut pfd, 1, 20) };
-        loop {
-            let p = match h.cap.next_packet() {
-                Ok(p) => p,
-                Err(pcap::Error::TimeoutExpired) => break,
-                Err(e) => {
-                    eprintln!("tuntrace: warning: {name}: capture failed: {e}");
-                    return;
-                }
-            };
-            let Some(e) = find_echo(p.data, marker).filter(|e| e.id == id) else {
-                continue;
-            };
-            let frac = p.header.ts.tv_usec as u64 * if nanos { 1 } else { 1000 };
-            let ts_ns = (p.header.ts.tv_sec as u64)
-                .saturating_mul(1_000_000_000)
-                .saturating_add(frac);
-            let s = sighting(&name, decode_frame(p.data, linktype, cfg), e, ts_ns);
-            if let Some(s) = s {
-                let _ = tx.send(s);
-            }
-        }
-    }
-}
-
-fn sighting(name: &str, d: Decoded, e: Echo, ts_ns: u64) -> Option<Sighting> {
+fn sighting(name: &str, d: &Decoded, e: Echo, ts_ns: u64) -> Option<Sighting> {
     let (encap, src, dst, vni) = match d.kind {
         Kind::Tunnel(t) => (Some(t.encap.as_str()), t.outer_src, t.outer_dst, t.vni),
         Kind::Plain(p) => (None, p.src, p.dst, None),
@@ -249,6 +271,7 @@ fn report(
     rtts: &[(u16, Duration)],
     seen: &[Sighting],
     names: &[String],
+    out: &mut dyn Write,
 ) -> u8 {
     let req = seen
         .iter()
@@ -311,22 +334,11 @@ fn report(
         "verdict": verdict,
         "sightings": seen,
     });
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
     let written = match args.format {
-        OutFormat::Json => serde_json::to_writer_pretty(&mut out, &v)
+        OutFormat::Json => serde_json::to_writer_pretty(&mut *out, &v)
             .map_err(std::io::Error::from)
             .and_then(|_| writeln!(out)),
-        OutFormat::Table => table(
-            &mut out,
-            target,
-            req,
-            rep,
-            rtt_ms,
-            sent,
-            rtts.len(),
-            &verdict,
-        ),
+        OutFormat::Table => table(out, target, req, rep, rtt_ms, sent, rtts.len(), &verdict),
     };
     if let Err(e) = written {
         if e.kind() != std::io::ErrorKind::BrokenPipe {

@@ -3,7 +3,6 @@
 //! per packet.
 
 pub mod file;
-pub mod ifaces;
 pub mod live;
 
 use crate::iface::IfaceId;

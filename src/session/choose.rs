@@ -1,29 +1,13 @@
-//! Which NICs `live` captures on.
+//! Which NICs a capture session opens.
 //!
 //! Every NIC of the lab (and of many VMs) is virtual, so "physical" cannot be
 //! told from sysfs; like Calico we choose by name, with its v3.25+ default
 //! exclusion list (`calico::autodetect::DEFAULT_EXCLUDES`), and keep only
 //! interfaces that are administratively up (`IFF_UP`: a veth's operstate may
 //! read DOWN for a moment after `up`).
-//! Listing uses `if_nameindex` + `SIOCGIFFLAGS`, which see the calling
-//! thread's network namespace (sysfs may not, after an in-process `setns`).
-
-use std::ffi::CStr;
-use std::io;
 
 use crate::calico::autodetect::default_exclusion;
-
-/// libpcap's pseudo-device capturing on every interface at once.
-pub const ANY: &str = "any";
-
-/// One network interface of the current namespace.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Iface {
-    pub name: String,
-    pub index: u32,
-    /// `IFF_UP` is set.
-    pub up: bool,
-}
+use crate::os::ifaces::{Iface, ANY};
 
 /// The interfaces chosen, and the ones left out with the reason.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -70,88 +54,6 @@ pub fn write_skipped(
         write!(f, "{name} ({why})")?;
     }
     Ok(())
-}
-
-/// The interfaces of the calling thread's namespace, in ifindex order.
-pub fn list() -> io::Result<Vec<Iface>> {
-    // SAFETY: if_nameindex returns a list terminated by a zero entry, or null;
-    // it is freed once, after the names were copied.
-    let mut out = Vec::new();
-    unsafe {
-        let head = libc::if_nameindex();
-        if head.is_null() {
-            return Err(io::Error::last_os_error());
-        }
-        let mut p = head;
-        while (*p).if_index != 0 && !(*p).if_name.is_null() {
-            let name = CStr::from_ptr((*p).if_name).to_string_lossy().into_owned();
-            out.push(Iface {
-                up: false,
-                index: (*p).if_index,
-                name,
-            });
-            p = p.add(1);
-        }
-        libc::if_freenameindex(head);
-    }
-    let sock = FlagSocket::new()?;
-    for i in &mut out {
-        i.up = sock
-            .flags(&i.name)
-            .map(|f| f & libc::IFF_UP != 0)
-            .unwrap_or(false);
-    }
-    out.sort_by_key(|i| i.index);
-    Ok(out)
-}
-
-/// True while an interface of that name exists in this namespace.
-pub fn exists(name: &str) -> bool {
-    let Ok(c) = std::ffi::CString::new(name) else {
-        return false;
-    };
-    // SAFETY: a valid NUL-terminated string.
-    unsafe { libc::if_nametoindex(c.as_ptr()) != 0 }
-}
-
-/// A datagram socket used only for `SIOCGIFFLAGS`.
-struct FlagSocket(libc::c_int);
-
-impl FlagSocket {
-    fn new() -> io::Result<Self> {
-        // SAFETY: plain socket(2); the fd is owned and closed in Drop.
-        let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(Self(fd))
-    }
-
-    fn flags(&self, name: &str) -> io::Result<libc::c_int> {
-        let bytes = name.as_bytes();
-        // SAFETY: ifreq is plain data; the name is copied with room for NUL.
-        let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
-        if bytes.len() >= req.ifr_name.len() {
-            return Err(io::Error::from(io::ErrorKind::InvalidInput));
-        }
-        for (d, s) in req.ifr_name.iter_mut().zip(bytes) {
-            *d = *s as libc::c_char;
-        }
-        // SAFETY: SIOCGIFFLAGS reads ifr_name and writes ifr_flags.
-        let rc = unsafe { libc::ioctl(self.0, libc::SIOCGIFFLAGS, &mut req) };
-        if rc < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: the kernel filled the flags member of the union.
-        Ok(unsafe { req.ifr_ifru.ifru_flags } as libc::c_int)
-    }
-}
-
-impl Drop for FlagSocket {
-    fn drop(&mut self) {
-        // SAFETY: we own this fd.
-        unsafe { libc::close(self.0) };
-    }
 }
 
 /// Chooses the capture list. With `requested` empty: every up interface that
@@ -266,13 +168,5 @@ mod tests {
         let e = select(&only, &[]).unwrap_err();
         assert!(e.to_string().contains("lo (Calico excludes ^lo)"), "{e}");
         assert!(e.to_string().contains("eth0 (down)"), "{e}");
-    }
-
-    #[test]
-    fn listing_this_namespace_finds_loopback() {
-        let all = list().unwrap();
-        assert!(all.iter().any(|i| i.name == "lo"));
-        assert!(exists("lo"));
-        assert!(!exists("no-such-if0"));
     }
 }

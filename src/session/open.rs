@@ -1,0 +1,73 @@
+//! Opening the chosen NICs: one policy for every capture command. A NIC
+//! the user named with `-i` must open; of the ones chosen by default, those
+//! that fail are left out with a warning, unless the failure would hit
+//! every NIC alike (no permission, a filter that does not compile).
+
+use crate::os::{Iface, Platform};
+use crate::sources::live::{CaptureConfig, Nic, OpenError};
+
+use super::choose::{select, write_skipped, SelectError};
+
+/// What was opened, with the host's interfaces (for `any`'s ifindexes).
+pub struct Opened {
+    pub nics: Vec<Box<dyn Nic>>,
+    pub known: Vec<Iface>,
+}
+
+/// Capture cannot start; the reason was printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotStarted;
+
+/// Chooses and opens the NICs, saying on stderr what was chosen, skipped
+/// and left out.
+pub fn open_chosen(
+    platform: &dyn Platform,
+    requested: &[String],
+    cfg: &CaptureConfig,
+) -> Result<Opened, NotStarted> {
+    let all = platform.interfaces().map_err(|e| {
+        say(format!("cannot list interfaces: {e}"));
+        NotStarted
+    })?;
+    let sel = select(&all, requested).map_err(|e| {
+        say(&e);
+        if let SelectError::NoneLeft { .. } = e {
+            eprintln!("tuntrace: hint: -i IFACE captures on any interface");
+        }
+        NotStarted
+    })?;
+    if requested.is_empty() {
+        let mut skipped = String::new();
+        let _ = write_skipped(&mut skipped, &sel.skipped);
+        eprintln!("tuntrace: chose {}", sel.chosen.join(", "));
+        if !skipped.is_empty() {
+            eprintln!("tuntrace: skipped {skipped}");
+        }
+    }
+    let mut nics = Vec::new();
+    for name in &sel.chosen {
+        match platform.open_nic(name, cfg) {
+            Ok(n) => nics.push(n),
+            Err(e) => {
+                say(&e);
+                if !requested.is_empty() || e.affects_all() {
+                    if let OpenError::NoSuchDevice { .. } = e {
+                        let names: Vec<&str> = all.iter().map(|i| i.name.as_str()).collect();
+                        eprintln!("tuntrace: interfaces here: {}", names.join(", "));
+                    }
+                    return Err(NotStarted);
+                }
+                eprintln!("tuntrace: warning: going on without {}", e.iface());
+            }
+        }
+    }
+    if nics.is_empty() {
+        say("no interface could be opened");
+        return Err(NotStarted);
+    }
+    Ok(Opened { nics, known: all })
+}
+
+fn say(msg: impl std::fmt::Display) {
+    eprintln!("tuntrace: {msg}");
+}
