@@ -664,3 +664,62 @@ fn outer_fragments_are_all_counted() {
     );
     assert_eq!(tun["inner"][0]["packets"], 4, "{tun}");
 }
+
+/// A NIC taken down and brought back up: capture resumes on it by itself,
+/// every packet sent before and after is counted, and the report shows the
+/// gap (issue 12's fault list; tcpdump's own handle dies with the NIC).
+#[test]
+fn nic_down_and_up_resumes_capture_with_a_gap() {
+    if !can_run("nic_down_and_up_resumes_capture_with_a_gap") {
+        return;
+    }
+    let lab = Lab::new(Underlay::Net30, Mode::RawOnly);
+    let mut t = lab.tuntrace(
+        "vms71",
+        &[
+            "live",
+            "-i",
+            "ens33",
+            "--format",
+            "json",
+            "--duration",
+            "30s",
+        ],
+    );
+    lab.send_ipip("vms71", "192.168.30.72", POD1, POD2, 40);
+    std::thread::sleep(Duration::from_millis(300));
+    lab.ip("vms71", &["link", "set", "ens33", "down"]);
+    let warn = t.wait_for("ens33 stopped capturing", Duration::from_secs(5));
+    assert!(warn.contains("other interfaces keep capturing"), "{warn}");
+    std::thread::sleep(Duration::from_secs(1));
+    lab.ip("vms71", &["link", "set", "ens33", "up"]);
+    let back = t.wait_for(
+        "ens33 is back",
+        Duration::from_secs(2) + Duration::from_millis(500),
+    );
+    assert!(back.contains("capturing on it again"), "{back}");
+    lab.send_ipip("vms71", "192.168.30.72", POD1, POD2, 40);
+    std::thread::sleep(Duration::from_millis(300));
+    let r = t.stop();
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let j = r.json();
+    assert_eq!(
+        rows(&j, "ens33"),
+        vec![row(
+            "ipip",
+            "192.168.30.71",
+            "192.168.30.72",
+            None,
+            80,
+            (POD1, POD2)
+        )]
+    );
+    let gaps = capture(&j, "ens33")["gaps"].clone();
+    let gaps = gaps.as_array().expect("a gap in the report");
+    assert_eq!(gaps.len(), 1, "{gaps:?}");
+    let (start, end) = (gaps[0]["start"].as_str(), gaps[0]["end"].as_str());
+    assert!(
+        start.is_some_and(|s| end.is_some_and(|e| e > s)),
+        "{gaps:?}"
+    );
+}

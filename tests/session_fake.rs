@@ -349,3 +349,33 @@ fn probe_without_a_reply_says_so() {
     assert_eq!(v["request"]["interface"], "ens33");
     assert!(v["reply"].is_null());
 }
+
+#[test]
+fn a_nic_that_comes_back_is_captured_again_with_the_gap_reported() {
+    let host = FakeHost::new().nic("ens33", case1(), 1.0).faults(
+        "ens33",
+        Faults {
+            vanish_after: Some(6),
+            ..Faults::default()
+        },
+    );
+    let (code, out) = std::thread::scope(|s| {
+        s.spawn(|| {
+            // Deleted after 6 frames; re-created with the same name 0.5 s later.
+            std::thread::sleep(Duration::from_millis(800));
+            host.reappear("ens33", case1(), "ens33");
+        });
+        run(&host, &["live", "--format", "json", "--duration", "2500ms"])
+    });
+    assert_eq!(code, exit::OK);
+    let r = json(&out);
+    let ens33 = link(&r, "ens33");
+    // 6 before the gap, all 20 of the replay after it.
+    assert_eq!(ens33["packets"], 26, "{ens33}");
+    let gaps = ens33["capture"]["gaps"].as_array().expect("gaps");
+    assert_eq!(gaps.len(), 1, "{ens33}");
+    assert!(gaps[0]["start"].as_str().is_some_and(|t| t.ends_with('Z')));
+    assert!(gaps[0]["end"]
+        .as_str()
+        .is_some_and(|t| t > gaps[0]["start"].as_str().unwrap()));
+}

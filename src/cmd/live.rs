@@ -160,6 +160,7 @@ async fn capture(
         duration: st.duration,
         interval: st.ticking.then_some(st.interval),
         writer,
+        reopen: Some(platform.reopener(&st.capture)),
         ..Plan::new(
             super::decode_config(&args.decode),
             super::limits(&args.decode),

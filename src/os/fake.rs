@@ -15,7 +15,7 @@ use crate::sources::live::replay::{Faults, Replay, ReplayControl};
 use crate::sources::live::{CaptureConfig, Nic, OpenError};
 use crate::synth;
 
-use super::{EchoSocket, Iface, Platform, StopRequests};
+use super::{EchoSocket, Iface, Platform, Reopen, StopRequests};
 
 /// One fake NIC.
 #[derive(Debug, Clone)]
@@ -29,6 +29,8 @@ struct FakeNic {
     faults: Faults,
     /// Opening it fails with this (a permission error, say).
     refuse: Option<OpenError>,
+    /// Deleted (see [`FakeHost::vanish`]) until it reappears.
+    gone: bool,
 }
 
 /// Where the fake network sends the probe's echoes: in an IPIP tunnel from
@@ -68,6 +70,7 @@ impl FakeHost {
             file: None,
             faults: Faults::default(),
             refuse: None,
+            gone: false,
         });
         host
     }
@@ -98,6 +101,7 @@ impl FakeHost {
             file: Some((path.into(), source.into(), speed)),
             faults: Faults::default(),
             refuse: None,
+            gone: false,
         });
         self
     }
@@ -111,6 +115,7 @@ impl FakeHost {
             file: None,
             faults: Faults::default(),
             refuse: None,
+            gone: false,
         });
         self
     }
@@ -165,14 +170,29 @@ impl FakeHost {
         }
     }
 
-    /// The NIC `name` (already opened) disappears.
+    /// The NIC `name` (already opened) disappears, as with `ip link del`.
     pub fn vanish(&self, name: &str) -> bool {
-        let st = self.lock();
+        let mut st = self.lock();
+        if let Some(n) = st.nics.iter_mut().find(|n| n.name == name) {
+            n.gone = true;
+        }
         let found = st.controls.iter().find(|(n, _)| n == name);
         if let Some((_, c)) = found {
             c.vanish();
         }
         found.is_some()
+    }
+
+    /// The NIC `name` comes back (as `ip link add` + `up`) and plays the
+    /// frames of `path`'s interface `source` from the start.
+    pub fn reappear(&self, name: &str, path: impl Into<PathBuf>, source: &str) {
+        let mut st = self.lock();
+        st.controls.retain(|(n, _)| n != name);
+        if let Some(n) = st.nics.iter_mut().find(|n| n.name == name) {
+            n.gone = false;
+            n.faults = Faults::default();
+            n.file = Some((path.into(), source.into(), 1.0));
+        }
     }
 
     /// Frames still queued on the opened NICs.
@@ -195,6 +215,7 @@ impl Platform for FakeHost {
             .lock()
             .nics
             .iter()
+            .filter(|n| !n.gone)
             .enumerate()
             .map(|(i, n)| Iface {
                 name: n.name.clone(),
@@ -205,7 +226,16 @@ impl Platform for FakeHost {
     }
 
     fn open_nic(&self, name: &str, _cfg: &CaptureConfig) -> Result<Box<dyn Nic>, OpenError> {
-        let spec = self.lock().nics.iter().find(|n| n.name == name).cloned();
+        let spec = {
+            let mut st = self.lock();
+            // A replay that vanished on cue stays deleted until it reappears.
+            if st.controls.iter().any(|(n, c)| n == name && c.is_gone()) {
+                if let Some(n) = st.nics.iter_mut().find(|n| n.name == name) {
+                    n.gone = true;
+                }
+            }
+            st.nics.iter().find(|n| n.name == name && !n.gone).cloned()
+        };
         let spec = spec.ok_or_else(|| OpenError::NoSuchDevice {
             iface: name.to_string(),
             detail: "No such device exists".into(),
@@ -223,7 +253,9 @@ impl Platform for FakeHost {
             None => Replay::empty(name, LinkType::ETHERNET),
         }
         .with_faults(spec.faults);
-        self.lock().controls.push((name.to_string(), nic.control()));
+        let mut st = self.lock();
+        st.controls.retain(|(n, _)| n != name);
+        st.controls.push((name.to_string(), nic.control()));
         Ok(Box::new(nic))
     }
 
@@ -253,6 +285,11 @@ impl Platform for FakeHost {
             target,
             replies: Mutex::new(VecDeque::new()),
         }))
+    }
+
+    fn reopener(&self, cfg: &CaptureConfig) -> Reopen {
+        let (host, cfg) = (self.clone(), cfg.clone());
+        Arc::new(move |name: &str| host.open_nic(name, &cfg))
     }
 
     fn stop_requests(&self) -> io::Result<StopRequests> {

@@ -43,7 +43,13 @@ pub trait Platform: Sync {
     fn echo_socket(&self, target: IpAddr) -> io::Result<Box<dyn EchoSocket>>;
     /// SIGINT and SIGTERM, from now on. Call inside a tokio runtime.
     fn stop_requests(&self) -> io::Result<StopRequests>;
+    /// Opens NICs by name with `cfg` from any thread, later (a NIC that
+    /// went down or was deleted, when it comes back).
+    fn reopener(&self, cfg: &CaptureConfig) -> Reopen;
 }
+
+/// See [`Platform::reopener`].
+pub type Reopen = std::sync::Arc<dyn Fn(&str) -> Result<Box<dyn Nic>, OpenError> + Send + Sync>;
 
 /// The machine we run on.
 #[derive(Debug, Default, Clone, Copy)]
@@ -64,6 +70,13 @@ impl Platform for Host {
 
     fn echo_socket(&self, target: IpAddr) -> io::Result<Box<dyn EchoSocket>> {
         Ok(Box::new(icmp::RawIcmp::open(target)?))
+    }
+
+    fn reopener(&self, cfg: &CaptureConfig) -> Reopen {
+        let cfg = cfg.clone();
+        std::sync::Arc::new(move |name: &str| -> Result<Box<dyn Nic>, OpenError> {
+            Ok(Box::new(pcap::open(name, &cfg)?))
+        })
     }
 
     fn stop_requests(&self) -> io::Result<StopRequests> {

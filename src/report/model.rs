@@ -158,4 +158,17 @@ pub struct CaptureStats {
     pub vanished_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Times the NIC was not captured (down, deleted), oldest first; capture
+    /// resumes by itself when it comes back.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub gaps: Vec<CaptureGap>,
+}
+
+/// A stretch of time a live NIC was not captured.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, Default)]
+pub struct CaptureGap {
+    pub start: String,
+    /// `None` while (or if at the end still) not capturing.
+    pub end: Option<String>,
+    pub reason: String,
 }

@@ -42,6 +42,8 @@ pub struct Collector {
     /// The next interval to hand out.
     next: u64,
     pub count_reached: bool,
+    /// Per loop: its NIC is being captured (not failed, not finished).
+    pub capturing: Vec<bool>,
 }
 
 impl Collector {
@@ -57,6 +59,7 @@ impl Collector {
             epoch_start: vec![start_ns],
             next: 0,
             count_reached: false,
+            capturing: vec![true; workers],
         }
     }
 
@@ -93,6 +96,11 @@ impl Collector {
                 }
             }
             Event::CountReached => self.count_reached = true,
+            Event::Status { worker, up } => {
+                if let Some(c) = self.capturing.get_mut(worker) {
+                    *c = up;
+                }
+            }
             Event::Done {
                 worker,
                 table,
@@ -108,6 +116,9 @@ impl Collector {
                 }
                 if let Some(d) = self.drops.get_mut(worker) {
                     *d = stats.dropped_by_kernel + stats.dropped_by_interface;
+                }
+                if let Some(c) = self.capturing.get_mut(worker) {
+                    *c = false;
                 }
                 if let Some(f) = self.finished.get_mut(worker) {
                     *f = Some(Finished { stats, packets });

@@ -26,7 +26,7 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 
 pub use collect::{Finished, Interval};
 pub use open::{open_chosen, NotStarted, Opened};
-pub use worker::Tap;
+pub use worker::{Reopen, Tap};
 pub use writer::FileWriter;
 
 use crate::decode::DecodeConfig;
@@ -56,6 +56,9 @@ pub struct Plan {
     pub interval: Option<Duration>,
     /// `--write`.
     pub writer: Option<FileWriter>,
+    /// Opens a NIC again when it comes back after going down or being
+    /// deleted; `None`: such a NIC stays out for the rest of the session.
+    pub reopen: Option<Reopen>,
     /// Makes a [`Tap`] for each NIC by name (the probe's echo finder).
     #[allow(clippy::type_complexity)]
     pub tap: Option<Box<dyn Fn(&str) -> Box<dyn Tap>>>,
@@ -70,6 +73,7 @@ impl Plan {
             duration: None,
             interval: None,
             writer: None,
+            reopen: None,
             tap: None,
         }
     }
@@ -128,6 +132,7 @@ impl Session {
                 control: control.clone(),
                 events: tx.clone(),
                 writer: plan.writer.as_ref().map(|w| (w.tx.clone(), w.ids[i])),
+                reopen: plan.reopen.clone(),
             };
             let t = std::thread::Builder::new()
                 .name(format!("capture-{}", names[i]))
@@ -199,6 +204,10 @@ impl Session {
             }
         };
         self.control.stop.store(true, Relaxed);
+        // Loops waiting for a NIC to come back are parked: wake them.
+        for t in self.threads.iter().flatten() {
+            t.thread().unpark();
+        }
         self.finish(stops, listening).await;
         ended
     }
@@ -253,6 +262,11 @@ impl Session {
     /// Everything counted so far.
     pub fn total(&self) -> &FlowTable {
         &self.col.total
+    }
+
+    /// Per NIC: is it being captured now (not down, gone or finished)?
+    pub fn capturing(&self) -> &[bool] {
+        &self.col.capturing
     }
 
     /// Kernel + interface drops per NIC, as last reported.

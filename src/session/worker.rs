@@ -16,7 +16,7 @@ use crate::decode::Decoded;
 use crate::flows::FlowTable;
 use crate::iface::IfaceId;
 use crate::pipeline::Pipeline;
-use crate::report::CaptureStats;
+use crate::report::{CaptureGap, CaptureStats};
 use crate::sources::live::{KernelCounters, Nic};
 use crate::sources::Frame;
 use crate::timefmt::{now_ns, rfc3339};
@@ -31,6 +31,10 @@ const WAIT: Duration = Duration::from_millis(50);
 const DRAIN_LIMIT: Duration = Duration::from_millis(500);
 /// How often kernel counters are read while capturing.
 const COUNTERS_EVERY: Duration = Duration::from_secs(1);
+/// How often a NIC that went away is looked for again.
+const REOPEN_EVERY: Duration = Duration::from_millis(250);
+
+pub use crate::os::Reopen;
 
 /// Flags the session and all capture loops share.
 #[derive(Debug)]
@@ -91,6 +95,8 @@ pub enum Event {
     },
     /// `--count` was reached.
     CountReached,
+    /// The NIC stopped delivering (`up: false`) or is captured again.
+    Status { worker: usize, up: bool },
     /// The loop ended: last table, kernel counters and the frames it saw.
     Done {
         worker: usize,
@@ -112,6 +118,8 @@ pub struct Worker {
     /// `--write`: the writer's queue and this NIC's interface id in the file.
     pub writer: Option<(SyncSender<Record>, u32)>,
     pub tap: Option<Box<dyn Tap>>,
+    /// Reopens the NIC when it comes back; `None`: a failure ends the loop.
+    pub reopen: Option<Reopen>,
 }
 
 /// Per-frame work of a loop, apart from the NIC it reads.
@@ -157,7 +165,8 @@ impl Counting<'_> {
 }
 
 impl Worker {
-    /// Captures until stopped or the NIC fails, then reports `Done`.
+    /// Captures until stopped; when the NIC fails, records a gap and (with
+    /// `reopen`) captures again as soon as it is back. Reports `Done` last.
     pub fn run(self) {
         let Worker {
             index,
@@ -168,6 +177,7 @@ impl Worker {
             events,
             mut writer,
             mut tap,
+            reopen,
         } = self;
         let name = nic.name().to_string();
         let mut count = Counting {
@@ -181,22 +191,48 @@ impl Worker {
             packets: 0,
         };
         let mut epoch = control.epoch.load(Relaxed);
+        // Counters of handles closed before this one, and of this one.
+        let mut before = KernelCounters::default();
         let mut kernel = KernelCounters::default();
         let mut last_counters = Instant::now();
-        let failure = loop {
+        let mut stats = CaptureStats::default();
+        loop {
             if control.stopping() {
-                break None;
+                drain(nic.as_mut(), &mut count);
+                break;
             }
             if let Err(e) = nic.read(BATCH, WAIT, &mut |f| count.frame(f)) {
-                break Some(e.0);
+                kernel = nic.counters().unwrap_or(kernel);
+                before = add(before, kernel);
+                kernel = KernelCounters::default();
+                let gone = !nic.still_exists();
+                note_failure(&name, gone, e.0, &mut stats);
+                let _ = events.send(Event::Status {
+                    worker: index,
+                    up: false,
+                });
+                let Some(back) = reopen.as_ref().and_then(|r| wait_for(&name, r, &control)) else {
+                    break;
+                };
+                nic = back;
+                let at = rfc3339(now_ns());
+                if let Some(gap) = stats.gaps.last_mut() {
+                    gap.end = Some(at.clone());
+                }
+                eprintln!("tuntrace: {name} is back at {at}; capturing on it again");
+                let _ = events.send(Event::Status {
+                    worker: index,
+                    up: true,
+                });
             }
             let now = control.epoch.load(Relaxed);
             if now != epoch {
+                let dropped = add(before, kernel);
                 let _ = events.send(Event::Delta {
                     worker: index,
                     epoch,
                     table: count.pipeline.table.take(),
-                    dropped: kernel.dropped_by_kernel + kernel.dropped_by_interface,
+                    dropped: dropped.dropped_by_kernel + dropped.dropped_by_interface,
                 });
                 epoch = now;
             }
@@ -204,34 +240,23 @@ impl Worker {
                 kernel = nic.counters().unwrap_or(kernel);
                 last_counters = Instant::now();
             }
-        };
-        let mut stats = CaptureStats::default();
-        match failure {
-            None => drain(nic.as_mut(), &mut count),
-            Some(msg) => {
-                let gone = !nic.still_exists();
-                let at = rfc3339(now_ns());
-                let what = if gone {
-                    "vanished"
-                } else {
-                    "stopped capturing"
-                };
-                eprintln!(
-                    "tuntrace: warning: {name} {what} at {at} ({msg}); the other interfaces keep capturing"
-                );
-                stats.vanished_at = Some(at);
-                stats.error = Some(if gone {
-                    format!("interface vanished: {msg}")
-                } else {
-                    msg
-                });
-            }
         }
         let packets = count.packets;
-        kernel = nic.counters().unwrap_or(kernel);
-        stats.received = kernel.received;
-        stats.dropped_by_kernel = kernel.dropped_by_kernel;
-        stats.dropped_by_interface = kernel.dropped_by_interface;
+        let still_open = stats.gaps.last().is_none_or(|g| g.end.is_some());
+        if still_open {
+            kernel = nic.counters().unwrap_or(kernel);
+        }
+        let total = add(
+            before,
+            if still_open {
+                kernel
+            } else {
+                KernelCounters::default()
+            },
+        );
+        stats.received = total.received;
+        stats.dropped_by_kernel = total.dropped_by_kernel;
+        stats.dropped_by_interface = total.dropped_by_interface;
         let _ = events.send(Event::Done {
             worker: index,
             table: pipeline.table.take(),
@@ -239,6 +264,55 @@ impl Worker {
             stats,
             packets,
         });
+    }
+}
+
+fn add(a: KernelCounters, b: KernelCounters) -> KernelCounters {
+    KernelCounters {
+        received: a.received + b.received,
+        dropped_by_kernel: a.dropped_by_kernel + b.dropped_by_kernel,
+        dropped_by_interface: a.dropped_by_interface + b.dropped_by_interface,
+    }
+}
+
+/// Warns of a NIC that stopped, and opens a gap in its stats.
+fn note_failure(name: &str, gone: bool, msg: String, stats: &mut CaptureStats) {
+    let at = rfc3339(now_ns());
+    let what = if gone {
+        "vanished"
+    } else {
+        "stopped capturing"
+    };
+    eprintln!(
+        "tuntrace: warning: {name} {what} at {at} ({msg}); the other interfaces keep capturing"
+    );
+    let reason = if gone {
+        format!("interface vanished: {msg}")
+    } else {
+        msg
+    };
+    if stats.vanished_at.is_none() {
+        stats.vanished_at = Some(at.clone());
+    }
+    stats.error = Some(reason.clone());
+    stats.gaps.push(CaptureGap {
+        start: at,
+        end: None,
+        reason,
+    });
+}
+
+/// Looks for the NIC every [`REOPEN_EVERY`] until it opens or the session
+/// stops (the session unparks the loops when it stops).
+fn wait_for(name: &str, reopen: &Reopen, control: &Control) -> Option<Box<dyn Nic>> {
+    loop {
+        std::thread::park_timeout(REOPEN_EVERY);
+        if control.stopping() {
+            return None;
+        }
+        if let Ok(nic) = reopen(name) {
+            return Some(nic);
+        }
     }
 }
 

@@ -70,6 +70,7 @@ pub(super) fn capture(
         };
         let plan = Plan {
             duration: Some(duration),
+            reopen: Some(platform.reopener(&cfg)),
             ..Plan::new(super::super::decode_config(&a.decode), limits)
         };
         let mut session = Session::start(opened.nics, plan, &opened.known);

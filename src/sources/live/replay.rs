@@ -93,6 +93,11 @@ impl ReplayControl {
         self.shared.wake.notify_all();
     }
 
+    /// The NIC has vanished (on cue or by [`ReplayControl::vanish`]).
+    pub fn is_gone(&self) -> bool {
+        self.shared.lock().gone
+    }
+
     /// Frames still waiting to be played.
     pub fn pending(&self) -> usize {
         self.shared.lock().queue.len()
