@@ -135,6 +135,11 @@ pub struct LiveArgs {
     pub write: Option<PathBuf>,
     #[command(flatten)]
     pub decode: DecodeArgs,
+    /// Once the NICs are open, run as this user with no capability but
+    /// CAP_NET_RAW (to reopen a NIC that comes back), as tcpdump's -Z does;
+    /// `root` keeps root (not advised)
+    #[arg(long, default_value = "nobody", value_name = "USER")]
+    pub user: String,
 }
 
 /// Output of the diagnostic commands (no streaming form).
@@ -198,6 +203,11 @@ pub struct ProbeArgs {
     pub format: OutFormat,
     #[command(flatten)]
     pub decode: DecodeArgs,
+    /// Once the NICs are open, run as this user with no capability but
+    /// CAP_NET_RAW (to reopen a NIC that comes back), as tcpdump's -Z does;
+    /// `root` keeps root (not advised)
+    #[arg(long, default_value = "nobody", value_name = "USER")]
+    pub user: String,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -247,6 +257,11 @@ pub struct AuditArgs {
     pub format: OutFormat,
     #[command(flatten)]
     pub decode: DecodeArgs,
+    /// Once the NICs are open, run as this user with no capability but
+    /// CAP_NET_RAW (to reopen a NIC that comes back), as tcpdump's -Z does;
+    /// `root` keeps root (not advised)
+    #[arg(long, default_value = "nobody", value_name = "USER")]
+    pub user: String,
 }
 
 /// `--family`: 4 or 6.

@@ -723,3 +723,78 @@ fn nic_down_and_up_resumes_capture_with_a_gap() {
         "{gaps:?}"
     );
 }
+
+/// `Uid:` and `CapEff:` of a running process.
+fn identity(pid: i32) -> (String, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    let cap = u64::from_str_radix(&field("CapEff:"), 16).expect("CapEff");
+    (field("Uid:"), cap)
+}
+
+/// After opening its NICs and its file, `live` runs as `nobody` with only
+/// CAP_NET_RAW (bit 13, kept to reopen a NIC that comes back), and capture,
+/// the report and the pcapng file still work.
+#[test]
+fn live_drops_to_nobody_and_keeps_capturing() {
+    if !can_run("live_drops_to_nobody_and_keeps_capturing") {
+        return;
+    }
+    let lab = Lab::new(Underlay::Net30, Mode::RawOnly);
+    let dir = std::env::temp_dir().join(format!("{}-privs", lab.prefix));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("vms71.pcapng");
+    let mut t = lab.tuntrace(
+        "vms71",
+        &[
+            "live",
+            "-i",
+            "ens33",
+            "--format",
+            "json",
+            "--duration",
+            "20s",
+            "--write",
+            file.to_str().unwrap(),
+        ],
+    );
+    let said = t.wait_for("running as", Duration::from_secs(2));
+    assert!(said.contains("running as nobody"), "{said}");
+    let (uid, cap_eff) = identity(t.pid());
+    assert!(
+        uid.split_whitespace().all(|u| u == "65534"),
+        "real, effective, saved and fs uid are nobody's: {uid}"
+    );
+    assert_eq!(cap_eff, 1 << 13, "CapEff is CAP_NET_RAW alone");
+    lab.send_ipip("vms71", "192.168.30.72", POD1, POD2, 12);
+    std::thread::sleep(Duration::from_millis(300));
+    let r = t.stop();
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let expect = vec![row(
+        "ipip",
+        "192.168.30.71",
+        "192.168.30.72",
+        None,
+        12,
+        (POD1, POD2),
+    )];
+    assert_eq!(rows(&r.json(), "ens33"), expect);
+    let read = Command::new(lab::tuntrace_bin())
+        .args(["read", "--format", "json", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        read.status.success(),
+        "{}",
+        String::from_utf8_lossy(&read.stderr)
+    );
+    let back: Value = serde_json::from_slice(&read.stdout).unwrap();
+    assert_eq!(rows(&back, "ens33"), expect);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -154,6 +154,9 @@ async fn capture(
             Err(code) => return code,
         },
     };
+    if session::drop_privileges(platform, &args.user, true).is_err() {
+        return exit::USAGE;
+    }
     announce(args, &st, &opened.nics);
     let plan = Plan {
         count: args.count,

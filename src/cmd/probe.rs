@@ -111,6 +111,9 @@ async fn probe(
     let Ok(opened) = open_chosen(platform, &args.interfaces, &cfg) else {
         return exit::USAGE;
     };
+    if session::drop_privileges(platform, &args.user, false).is_err() {
+        return exit::USAGE;
+    }
     let names: Vec<String> = opened.nics.iter().map(|n| n.name().to_string()).collect();
     let marker = new_marker();
     let id = u16::from_be_bytes([marker[14], marker[15]]) ^ (std::process::id() as u16);

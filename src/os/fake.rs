@@ -15,6 +15,7 @@ use crate::sources::live::replay::{Faults, Replay, ReplayControl};
 use crate::sources::live::{CaptureConfig, Nic, OpenError};
 use crate::synth;
 
+use super::privs::Dropped;
 use super::{EchoSocket, Iface, Platform, Reopen, StopRequests};
 
 /// One fake NIC.
@@ -285,6 +286,18 @@ impl Platform for FakeHost {
             target,
             replies: Mutex::new(VecDeque::new()),
         }))
+    }
+
+    fn drop_privileges(&self, user: &str, keep_net_raw: bool) -> Result<Dropped, String> {
+        Ok(Dropped {
+            user: user.to_string(),
+            uid: 65534,
+            kept: if keep_net_raw {
+                vec!["CAP_NET_RAW".into()]
+            } else {
+                Vec::new()
+            },
+        })
     }
 
     fn reopener(&self, cfg: &CaptureConfig) -> Reopen {

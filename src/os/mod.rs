@@ -8,6 +8,7 @@ pub mod fake;
 pub mod icmp;
 pub mod ifaces;
 pub mod pcap;
+pub mod privs;
 pub mod terminal;
 
 use std::io;
@@ -43,6 +44,8 @@ pub trait Platform: Sync {
     fn echo_socket(&self, target: IpAddr) -> io::Result<Box<dyn EchoSocket>>;
     /// SIGINT and SIGTERM, from now on. Call inside a tokio runtime.
     fn stop_requests(&self) -> io::Result<StopRequests>;
+    /// Drops privileges once everything privileged is open: see `privs`.
+    fn drop_privileges(&self, user: &str, keep_net_raw: bool) -> Result<privs::Dropped, String>;
     /// Opens NICs by name with `cfg` from any thread, later (a NIC that
     /// went down or was deleted, when it comes back).
     fn reopener(&self, cfg: &CaptureConfig) -> Reopen;
@@ -70,6 +73,10 @@ impl Platform for Host {
 
     fn echo_socket(&self, target: IpAddr) -> io::Result<Box<dyn EchoSocket>> {
         Ok(Box::new(icmp::RawIcmp::open(target)?))
+    }
+
+    fn drop_privileges(&self, user: &str, keep_net_raw: bool) -> Result<privs::Dropped, String> {
+        privs::drop_to(user, keep_net_raw)
     }
 
     fn reopener(&self, cfg: &CaptureConfig) -> Reopen {

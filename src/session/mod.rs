@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 
 pub use collect::{Finished, Interval};
-pub use open::{open_chosen, NotStarted, Opened};
+pub use open::{drop_privileges, open_chosen, NotStarted, Opened};
 pub use worker::{Reopen, Tap};
 pub use writer::FileWriter;
 

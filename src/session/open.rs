@@ -71,3 +71,34 @@ pub fn open_chosen(
 fn say(msg: impl std::fmt::Display) {
     eprintln!("tuntrace: {msg}");
 }
+
+/// Drops privileges once everything privileged is open (see `os::privs`),
+/// saying what is kept. `keep_net_raw` for sessions that reopen NICs.
+pub fn drop_privileges(
+    platform: &dyn Platform,
+    user: &str,
+    keep_net_raw: bool,
+) -> Result<(), NotStarted> {
+    if user == "root" {
+        eprintln!("tuntrace: warning: --user root: capture keeps running with root privileges");
+    }
+    match platform.drop_privileges(user, keep_net_raw) {
+        Ok(d) if !d.user.is_empty() && d.user != "root" => {
+            let kept = if d.kept.is_empty() {
+                "none".to_string()
+            } else {
+                d.kept.join(", ")
+            };
+            eprintln!(
+                "tuntrace: running as {} (uid {}), capabilities kept: {kept}",
+                d.user, d.uid
+            );
+            Ok(())
+        }
+        Ok(_) => Ok(()),
+        Err(e) => {
+            say(format!("cannot drop privileges: {e}"));
+            Err(NotStarted)
+        }
+    }
+}

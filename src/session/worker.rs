@@ -242,7 +242,7 @@ impl Worker {
             }
         }
         let packets = count.packets;
-        let still_open = stats.gaps.last().is_none_or(|g| g.end.is_some());
+        let still_open = !matches!(stats.gaps.last(), Some(g) if g.end.is_none());
         if still_open {
             kernel = nic.counters().unwrap_or(kernel);
         }

@@ -46,6 +46,7 @@ pub(super) fn capture(
             exit::USAGE
         })?;
         let opened = open_chosen(platform, &a.interfaces, &cfg).map_err(|_| exit::USAGE)?;
+        session::drop_privileges(platform, &a.user, true).map_err(|_| exit::USAGE)?;
         let names: Vec<String> = opened.nics.iter().map(|n| n.name().to_string()).collect();
         if a.mtu.is_none() {
             for n in &names {
