@@ -13,7 +13,7 @@ pub mod vxlan;
 mod walk;
 
 #[cfg(test)]
-mod tests_real;
+mod tests_frames;
 
 use std::net::IpAddr;
 
