@@ -370,6 +370,7 @@ fn final_report(col: &Collector, ifaces: &IfaceTable, names: &[String]) -> Repor
             packets: fin.as_ref().map(|f| f.packets).unwrap_or(0),
             error: fin.as_ref().and_then(|f| f.stats.error.clone()),
             damaged_at: None,
+            oversize_records: None,
         });
     }
     let mut report = build_report(&col.total, ifaces, &col.shadowed, sources);

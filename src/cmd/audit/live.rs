@@ -200,6 +200,7 @@ pub(super) fn capture(a: &AuditArgs, expect: &mut Expect) -> Result<Report, u8> 
             packets: f.as_ref().map(|f| f.packets).unwrap_or(0),
             error: f.as_ref().and_then(|f| f.stats.error.clone()),
             damaged_at: None,
+            oversize_records: None,
         })
         .collect();
     let mut report = build_report(&col.total, &table, &col.shadowed, sources);

@@ -61,6 +61,8 @@ pub struct ReadSummary {
     pub frames: u64,
     /// File bytes consumed.
     pub bytes: u64,
+    /// Classic pcap records longer than the file's snaplen, read whole.
+    pub oversize: u64,
 }
 
 #[derive(Debug)]
@@ -223,6 +225,7 @@ fn read_any<R: Read, F: FnMut(&Frame<'_>)>(
             format,
             frames: frames.get(),
             bytes,
+            oversize: inp.oversize,
         }),
         Err(fail) => Err(fail_to_error(fail, path, frames.get())),
     }

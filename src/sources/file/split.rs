@@ -173,16 +173,22 @@ impl SplitPlan {
             };
             (PartEnd { landed, ..one }, two)
         });
-        let (end, frames, second_used) = if one.landed {
-            (two.end, one.frames + two.frames, true)
+        let (end, frames, oversize, second_used) = if one.landed {
+            (
+                two.end,
+                one.frames + two.frames,
+                one.oversize + two.oversize,
+                true,
+            )
         } else {
-            (one.end, one.frames, false)
+            (one.end, one.frames, one.oversize, false)
         };
         let result = match end {
             Ok(bytes) => Ok(ReadSummary {
                 format: Format::Pcap,
                 frames,
                 bytes,
+                oversize,
             }),
             Err(fail) => Err(fail_to_error(fail, &self.path, frames)),
         };
@@ -227,6 +233,7 @@ impl SplitPlan {
 struct PartEnd {
     end: Result<u64, super::Fail>,
     frames: u64,
+    oversize: u64,
     landed: bool,
 }
 
@@ -244,6 +251,7 @@ impl PartEnd {
         PartEnd {
             end,
             frames,
+            oversize: inp.oversize,
             landed: false,
         }
     }
