@@ -96,7 +96,9 @@ pub(super) fn quick_ipv4(b: &[u8], cfg: &DecodeConfig) -> Option<Quick> {
             let (src, dst) = addr(&outer);
             Some(Quick::Tcp { src, dst })
         }
-        IPIP if outer.fragment() == Fragment::Whole => {
+        // Total length 0 (an offload super-frame): the walk counts the
+        // captured length, which `Quick` does not carry.
+        IPIP if outer.fragment() == Fragment::Whole && outer.total_len() != 0 => {
             let inner = ipv4::Packet::new_checked(outer.payload()).ok()?;
             // The walk stops at a later fragment before looking further.
             if inner.frag_offset() == 0 && !ends_walk(&inner, cfg) {

@@ -187,7 +187,9 @@ pub struct Tunnel {
     /// VXLAN/Geneve VNI, or the GRE key.
     pub vni: Option<u32>,
     pub fragment: Fragment,
-    /// Outer IP total length from the header (IPv4 total length, IPv6 40 + payload).
+    /// Outer IP total length from the header (IPv4 total length, IPv6 40 +
+    /// payload); the captured length for offload super-frames whose header
+    /// says 0 (BIG TCP, GSO), so near-MTU audits still see them.
     pub outer_ip_len: u32,
     /// Don't-fragment bit of an outer IPv4 header.
     pub outer_df: bool,

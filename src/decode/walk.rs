@@ -110,7 +110,7 @@ impl<'a> Ip<'a> {
             payload: p.payload(),
             fragment: p.fragment(),
             chain_cut: false,
-            total_len: u32::from(p.total_len()),
+            total_len: p.packet_len(),
             df: p.dont_fragment(),
         })
     }
@@ -127,7 +127,7 @@ impl<'a> Ip<'a> {
             payload: up.payload,
             fragment: up.fragment,
             chain_cut: up.truncated,
-            total_len: p.total_len(),
+            total_len: p.packet_len(),
             df: false,
         })
     }
@@ -655,6 +655,33 @@ mod tests {
         // Inner frame cut inside its Ethernet header.
         let f = udp_frame(4789, &synth::vxlan(7, &inner_frame[..10]));
         assert_eq!(tunnel_of(&f).stop, err(Layer::InnerLink, Reason::Truncated));
+    }
+
+    #[test]
+    fn big_tcp_frames_keep_their_tunnel_and_length() {
+        // IPv6 payload length 0 without a Jumbo option, as Linux hands BIG
+        // TCP / GSO frames to taps (tcpdump's bigtcp-ipv6-geneve-ipv4.pcap).
+        let inner_frame = inner_eth_ipv4(P1, P2, 6, &[0; 100]);
+        let geneve = synth::geneve(5001, 0x6558, 0, &inner_frame);
+        let (s, d) = (v6("2001:db8::b"), v6("2001:db8::d"));
+        let mut six = synth::ipv6(s, d, 17, &synth::udp(1, 6081, &geneve));
+        six[4..6].copy_from_slice(&[0, 0]);
+        let t = tunnel_of(&eth(0x86DD, &six));
+        assert_eq!(
+            (t.encap, t.vni, t.inner, t.outer_ip_len),
+            (
+                Encap::Geneve,
+                Some(5001),
+                inner(P1, P2, 6),
+                six.len() as u32
+            )
+        );
+        // IPv4 total length 0: the tunnel was read before; its length is
+        // the captured one now, not 0.
+        let mut four = synth::ipv4(N1, N2, 4, &synth::ipv4(P1, P2, 6, &[0; 100]));
+        four[2..4].copy_from_slice(&[0, 0]);
+        let t = tunnel_of(&eth4(&four));
+        assert_eq!((t.inner, t.outer_ip_len), (inner(P1, P2, 6), 140));
     }
 
     #[test]
