@@ -15,7 +15,14 @@ use std::net::{IpAddr, Ipv4Addr};
 use super::{ipv4, link, DecodeConfig, Encap, Fragment, Inner, Kind, Plain, Tunnel};
 use crate::linktype::LinkType;
 
-use super::walk::proto::{GRE, IPV4 as IPIP, IPV6 as IPV6_IN_IP, TCP, UDP};
+use super::ip::Protocol;
+
+// Plain numbers, so the matches below compile exactly as they always did.
+const TCP: u8 = Protocol::Tcp.number();
+const UDP: u8 = Protocol::Udp.number();
+const IPIP: u8 = Protocol::Ipv4.number();
+const IPV6_IN_IP: u8 = Protocol::Ipv6.number();
+const GRE: u8 = Protocol::Gre.number();
 
 /// A frame the fast path decoded, in the few words that counting needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

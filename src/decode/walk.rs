@@ -5,73 +5,12 @@
 
 use std::net::IpAddr;
 
+use super::ip::Protocol;
 use super::link::{self, ethertype, Network};
 use super::{
-    geneve, gre, icmp, ipv4, ipv6, vxlan, DecodeConfig, DecodeError, Encap, Fragment, Inner, Kind,
-    Layer, Plain, Reason, Tunnel,
+    geneve, gre, icmp, ipv4, ipv6, udp, vxlan, DecodeConfig, DecodeError, Encap, Fragment, Inner,
+    Kind, Layer, Plain, Reason, Tunnel,
 };
-
-/// UDP header view (RFC 768): only the destination port matters, to spot
-/// VXLAN and Geneve.
-mod udp {
-    use super::super::{be16, Reason};
-
-    pub const HEADER_LEN: usize = 8;
-    const DST_PORT: usize = 2;
-
-    /// A checked, zero-copy view of a UDP datagram.
-    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-    pub struct Packet<'a> {
-        buf: &'a [u8],
-    }
-
-    impl<'a> Packet<'a> {
-        #[inline]
-        pub fn new_checked(buf: &'a [u8]) -> Result<Self, Reason> {
-            if buf.len() < HEADER_LEN {
-                return Err(Reason::Truncated);
-            }
-            Ok(Packet { buf })
-        }
-
-        #[inline]
-        pub fn dst_port(&self) -> u16 {
-            be16(self.buf, DST_PORT)
-        }
-
-        /// The bytes after the header, as captured (the IP layer already cut
-        /// padding; the UDP length adds nothing a tunnel decoder needs).
-        #[inline]
-        pub fn payload(&self) -> &'a [u8] {
-            &self.buf[HEADER_LEN..]
-        }
-    }
-
-    #[cfg(test)]
-    mod tests {
-        use super::*;
-
-        // tcpdump-vxlan.pcap frame 1: UDP 45149 -> 4789, length 114.
-        static HEADER: [u8; 8] = [0xb0, 0x5d, 0x12, 0xb5, 0x00, 0x72, 0x00, 0x00];
-
-        #[test]
-        fn deconstruct() {
-            let p = Packet::new_checked(&HEADER).unwrap();
-            assert_eq!(p.dst_port(), 4789);
-            assert!(p.payload().is_empty());
-            assert_eq!(Packet::new_checked(&HEADER[..7]), Err(Reason::Truncated));
-        }
-    }
-}
-
-/// IP protocol numbers that mean a tunnel (and TCP, which never does).
-pub(super) mod proto {
-    pub const TCP: u8 = 6;
-    pub const IPV4: u8 = 4;
-    pub const IPV6: u8 = 41;
-    pub const GRE: u8 = 47;
-    pub const UDP: u8 = 17;
-}
 
 /// One IP header, either version, reduced to what the walk needs.
 struct Ip<'a> {
@@ -156,12 +95,12 @@ fn tunnel_stop(reason: Reason) -> Next<'static> {
 /// The encapsulation an IP protocol number alone announces.
 #[inline]
 fn encap_by_proto(v6: bool, proto: u8) -> Option<Encap> {
-    Some(match (proto, v6) {
-        (proto::IPV4, false) => Encap::Ipip,
-        (proto::IPV4, true) => Encap::Ip4in6,
-        (proto::IPV6, false) => Encap::Ip6in4,
-        (proto::IPV6, true) => Encap::Ip6in6,
-        (proto::GRE, _) => Encap::Gre,
+    Some(match (Protocol::from(proto), v6) {
+        (Protocol::Ipv4, false) => Encap::Ipip,
+        (Protocol::Ipv4, true) => Encap::Ip4in6,
+        (Protocol::Ipv6, false) => Encap::Ip6in4,
+        (Protocol::Ipv6, true) => Encap::Ip6in6,
+        (Protocol::Gre, _) => Encap::Gre,
         _ => return None,
     })
 }
@@ -171,21 +110,20 @@ fn encap_by_proto(v6: bool, proto: u8) -> Option<Encap> {
 /// Inlined for the IPIP / 6in4 fast path; GRE and UDP stay out of line.
 #[inline(always)]
 fn tunnel<'a>(ip: &Ip<'a>, cfg: &DecodeConfig) -> Option<Hop<'a>> {
-    match ip.proto {
-        proto::IPV4 | proto::IPV6 => {
-            let et = if ip.proto == proto::IPV4 {
-                ethertype::IPV4
-            } else {
-                ethertype::IPV6
-            };
-            Some(Hop {
-                encap: encap_by_proto(ip.v6, ip.proto)?,
-                vni: None,
-                next: Next::Frame(et, ip.payload),
-            })
-        }
-        proto::GRE => Some(gre_hop(ip.payload)),
-        proto::UDP => udp_hop(ip.payload, cfg),
+    let ip_in_ip = |encap, et| {
+        Some(Hop {
+            encap,
+            vni: None,
+            next: Next::Frame(et, ip.payload),
+        })
+    };
+    match Protocol::from(ip.proto) {
+        Protocol::Ipv4 if ip.v6 => ip_in_ip(Encap::Ip4in6, ethertype::IPV4),
+        Protocol::Ipv4 => ip_in_ip(Encap::Ipip, ethertype::IPV4),
+        Protocol::Ipv6 if ip.v6 => ip_in_ip(Encap::Ip6in6, ethertype::IPV6),
+        Protocol::Ipv6 => ip_in_ip(Encap::Ip6in4, ethertype::IPV6),
+        Protocol::Gre => Some(gre_hop(ip.payload)),
+        Protocol::Udp => udp_hop(ip.payload, cfg),
         _ => None,
     }
 }
@@ -682,6 +620,64 @@ mod tests {
         four[2..4].copy_from_slice(&[0, 0]);
         let t = tunnel_of(&eth4(&four));
         assert_eq!((t.inner, t.outer_ip_len), (inner(P1, P2, 6), 140));
+    }
+
+    /// A PPPoE session header (session 7) with a PPP protocol, then `payload`.
+    fn pppoe(ppp_protocol: u16, payload: &[u8]) -> Vec<u8> {
+        let mut f = vec![0x11, 0, 0, 7];
+        f.extend_from_slice(&(payload.len() as u16 + 2).to_be_bytes());
+        f.extend_from_slice(&ppp_protocol.to_be_bytes());
+        f.extend_from_slice(payload);
+        f
+    }
+
+    #[test]
+    fn pppoe_sessions_carry_ip_and_tunnels() {
+        let six = synth::ipv6(v6("2002::1"), v6("2001:db8::2"), 17, &[]);
+        let sixin4 = synth::ipv4(N1, N2, 41, &six);
+        let t = tunnel_of(&eth(0x8864, &pppoe(0x0021, &sixin4)));
+        assert_eq!(
+            (t.encap, t.outer_src, t.inner),
+            (
+                Encap::Ip6in4,
+                N1.into(),
+                inner(v6("2002::1"), v6("2001:db8::2"), 17)
+            )
+        );
+        // Behind a VLAN tag, with Ethernet padding after a short packet.
+        let mut f = eth(0x8100, &synth::vlan(7, 0x8864, &pppoe(0x0057, &six)));
+        f.extend_from_slice(&[0; 6]);
+        assert!(matches!(
+            decode(&f),
+            Kind::Plain(Plain {
+                proto: 17,
+                src: IpAddr::V6(_),
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn unread_link_protocols_are_named_stops() {
+        let link = |reason| Kind::Undecodable(DecodeError::new(Layer::Link, reason));
+        let ip = synth::ipv4(N1, N2, 4, &synth::ipv4(P1, P2, 6, &[]));
+        assert_eq!(
+            decode(&eth(0x8864, &pppoe(0xc021, &[1, 2, 3, 4]))),
+            link(Reason::PppNotIp)
+        );
+        assert_eq!(
+            decode(&eth(0x8863, &[0x11, 0x09, 0, 0, 0, 0])),
+            link(Reason::PppoeDiscovery)
+        );
+        assert_eq!(decode(&eth(0x894F, &ip)), link(Reason::Nsh));
+        assert_eq!(decode(&eth(0x8909, &ip)), link(Reason::CiscoMetadata));
+        assert_eq!(decode(&eth(0x8864, &[0x11, 0])), link(Reason::Truncated));
+        // Inside a tunnel: the tunnel counts, the stop says why no pair.
+        let t = tunnel_of(&udp_frame(4789, &synth::vxlan(3, &eth(0x894F, &ip))));
+        assert_eq!(
+            (t.vni, t.inner, t.stop),
+            (Some(3), None, err(Layer::InnerLink, Reason::Nsh))
+        );
     }
 
     #[test]

@@ -10,7 +10,8 @@ use crate::iface::IfaceId;
 use crate::linktype::LinkType;
 use crate::sources::Frame;
 
-const FILE_HDR: usize = 24;
+/// The classic pcap file header's length.
+pub(super) const FILE_HDR: usize = 24;
 const REC_HDR: usize = 16;
 
 /// (big-endian, nanosecond) for a classic pcap magic, as its first 4 bytes.

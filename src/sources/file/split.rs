@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::input::{Input, Parts, Progress};
-use super::pcap::{self, Params};
+use super::pcap::{self, Params, FILE_HDR};
 use super::{fail_to_error, FileError, FileOptions, Format, ReadSummary};
 use crate::iface::IfaceId;
 use crate::sources::Frame;
@@ -30,8 +30,6 @@ pub const SPLIT_MIN_BYTES: u64 = 64 << 20;
 
 /// Bytes read around the middle to find the cut.
 const PROBE_BYTES: usize = 1 << 20;
-
-const FILE_HDR: usize = 24;
 
 /// A classic pcap file and where to cut it.
 #[derive(Debug)]
