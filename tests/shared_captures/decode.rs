@@ -703,3 +703,32 @@ fn every_truncation_of_real_frames() {
         }
     }
 }
+
+/// The fast path's answer equals the full decode's on every frame of both
+/// shared folders (the unit test in `decode::fast` covers `captures/`).
+#[test]
+#[ignore = "needs ../shared/captures-public and ../shared/captures-realworld"]
+fn fast_path_agrees_with_decode_on_every_shared_frame() {
+    let cfg = DecodeConfig::default();
+    let mut quick = 0;
+    for dir in ["captures-public", "captures-realworld"] {
+        let rd = std::fs::read_dir(crate::shared(dir, "")).expect(dir);
+        for entry in rd.filter_map(Result::ok) {
+            let path = entry.path();
+            let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+            if !["pcap", "pcapng", "cap"].contains(&ext) {
+                continue;
+            }
+            let mut ifaces = tuntrace::iface::IfaceTable::new();
+            let _ =
+                tuntrace::sources::file::read_file(&path, &Default::default(), &mut ifaces, |f| {
+                    if let Some(q) = tuntrace::decode::quick_frame(f.data, f.linktype, &cfg) {
+                        quick += 1;
+                        let d = decode_frame(f.data, f.linktype, &cfg);
+                        assert_eq!(q.kind(), d.kind, "{}", path.display());
+                    }
+                });
+        }
+    }
+    assert!(quick > 1000, "the fast path took only {quick} frames");
+}
