@@ -367,6 +367,8 @@ mod tests {
         assert_eq!((got[0].2, got[0].3.len()), (188109, 79));
     }
 
+    /// 900000 is past the 262144-byte ceiling too: a record longer than the
+    /// snaplen alone is read (next test).
     #[test]
     fn caplen_over_snaplen_is_damage_at_that_record() {
         let mut bytes = write(Endian::Big, TsResolution::Micro, &sample());
