@@ -163,7 +163,11 @@ fn read_files(files: &[PathBuf], labels: &[String], a: &AuditArgs) -> Result<(Re
             packets: pipeline.table.total - before,
             error: None,
             damaged_at: None,
+            oversize_records: None,
         };
+        if let Ok(summary) = &result {
+            info.oversize_records = (summary.oversize > 0).then_some(summary.oversize);
+        }
         if let Err(e) = result {
             super::error(&e);
             match &e {

@@ -61,9 +61,13 @@ pub fn run(args: &ReadArgs) -> u8 {
             packets,
             error: None,
             damaged_at: None,
+            oversize_records: None,
         };
         match result {
-            Ok(_) => any_read = true,
+            Ok(summary) => {
+                any_read = true;
+                info.oversize_records = (summary.oversize > 0).then_some(summary.oversize);
+            }
             Err(e) => {
                 super::error(&e);
                 if let FileError::Damaged { offset, .. } = &e {

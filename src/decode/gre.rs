@@ -6,6 +6,7 @@
 //! the tunnel walk needs one rule for every GRE flavour.
 
 use super::link::ethertype;
+use super::pppoe::PppProtocol;
 use super::{be16, be32, Reason};
 
 /// Flags-and-version plus protocol.
@@ -157,8 +158,6 @@ const NOTHING: (u16, &[u8]) = (0, &[]);
 /// PPP in PPTP: optional FF 03 address/control, a 1- or 2-byte protocol
 /// (RFC 1661 field compression: an odd first byte is the whole field).
 fn ppp(mut b: &[u8]) -> Result<(u16, &[u8]), Reason> {
-    const IPV4: u16 = 0x0021;
-    const IPV6: u16 = 0x0057;
     if b.starts_with(&[0xff, 0x03]) {
         b = &b[2..];
     }
@@ -167,10 +166,10 @@ fn ppp(mut b: &[u8]) -> Result<(u16, &[u8]), Reason> {
         [hi, lo, rest @ ..] => (u16::from_be_bytes([*hi, *lo]), rest),
         _ => return Err(Reason::Truncated),
     };
-    Ok(match proto {
-        IPV4 => (ethertype::IPV4, rest),
-        IPV6 => (ethertype::IPV6, rest),
-        _ => NOTHING,
+    Ok(match PppProtocol::from(proto) {
+        PppProtocol::Ipv4 => (ethertype::IPV4, rest),
+        PppProtocol::Ipv6 => (ethertype::IPV6, rest),
+        PppProtocol::Unknown(_) => NOTHING,
     })
 }
 

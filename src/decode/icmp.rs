@@ -7,8 +7,8 @@ use std::net::IpAddr;
 use super::{be16, be32, ipv4, ipv6, DecodeConfig, Encap, Fragment};
 
 /// IP protocol number of ICMP, and IPv6 next header of ICMPv6.
-pub const PROTO_ICMP: u8 = 1;
-pub const PROTO_ICMPV6: u8 = 58;
+pub const PROTO_ICMP: u8 = super::ip::Protocol::Icmp.number();
+pub const PROTO_ICMPV6: u8 = super::ip::Protocol::Icmpv6.number();
 
 /// An ICMP too-big error about a tunnel packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -119,6 +119,16 @@ impl<'a> Packet<'a> {
         Ipv4Addr::new(b[0], b[1], b[2], b[3])
     }
 
+    /// The packet's length for counting: the total length, or the captured
+    /// length for an offload super-frame whose header says 0.
+    #[inline]
+    pub fn packet_len(&self) -> u32 {
+        match self.total_len() {
+            0 => self.buf.len() as u32,
+            n => u32::from(n),
+        }
+    }
+
     /// The payload bytes captured, cut at the total length.
     #[inline]
     pub fn payload(&self) -> &'a [u8] {

@@ -96,14 +96,23 @@ impl<'a> Packet<'a> {
         Ipv6Addr::from(octets(&self.buf[field::DST]))
     }
 
+    /// The packet's length for counting: [`Self::total_len`], or 40 + the
+    /// captured payload when the payload length is 0 (see [`Self::payload`]).
+    #[inline]
+    pub fn packet_len(&self) -> u32 {
+        HEADER_LEN as u32 + self.payload().len() as u32
+    }
+
     /// The payload bytes captured, cut at the payload length. A zero length
-    /// before a hop-by-hop header is a jumbogram (or offload super-frame):
-    /// the captured bytes are the payload then.
+    /// means the captured bytes are the payload: a jumbogram (hop-by-hop
+    /// Jumbo option), or a BIG TCP / GSO super-frame, which Linux hands to
+    /// packet taps with length 0 and no Jumbo option (tcpdump: "payload
+    /// length 0 ... presumed BIG TCP"); as IPv4's total length 0.
     #[inline]
     pub fn payload(&self) -> &'a [u8] {
         let len = usize::from(self.payload_len());
         let rest = &self.buf[HEADER_LEN..];
-        if len == 0 && self.next_header() == next_header::HOP_BY_HOP {
+        if len == 0 {
             rest
         } else {
             &rest[..len.min(rest.len())]
@@ -261,6 +270,17 @@ mod tests {
         assert_eq!((up.proto, up.truncated), (60, true));
         let pkt = with_ext(&[], 0);
         assert!(Packet::new_checked(&pkt).unwrap().upper().truncated);
+    }
+
+    #[test]
+    fn zero_payload_length_is_a_big_tcp_frame() {
+        // No hop-by-hop header: the rest of the captured frame is the payload.
+        let mut pkt = with_ext(&[0x12, 0x34, 0x17, 0xc1, 0, 0, 0, 0, 8], 17);
+        pkt[4..6].copy_from_slice(&[0, 0]);
+        let p = Packet::new_checked(&pkt).unwrap();
+        assert_eq!((p.total_len(), p.packet_len()), (40, 49));
+        let up = p.upper();
+        assert_eq!((up.proto, up.payload.len(), up.truncated), (17, 9, false));
     }
 
     #[test]

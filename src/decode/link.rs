@@ -1,27 +1,86 @@
 //! Link layers: find the network-layer bytes a frame carries.
 //!
-//! Ethernet (with any number of 802.1Q / 802.1ad tags and an MPLS label
-//! stack), Linux cooked captures (SLL, SLL2), raw IP and BSD loopback.
+//! Ethernet (with any number of 802.1Q / 802.1ad tags, an MPLS label
+//! stack, PPPoE sessions), Linux cooked captures (SLL, SLL2), raw IP and BSD loopback.
 //! The link type is the one the capture declared; nothing is guessed except
 //! the IP version of raw frames, which the link type leaves open.
 
-use super::{be16, be32, DecodeError, Layer, Reason};
+use super::{be16, be32, pppoe, DecodeError, Layer, Reason};
 use crate::linktype::LinkType;
 
-/// EtherType values the decoder acts on.
-pub mod ethertype {
-    pub const IPV4: u16 = 0x0800;
-    pub const IPV6: u16 = 0x86DD;
+/// An EtherType the decoder names. An unseen value is data: `Unknown`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EtherType {
+    Ipv4,
+    Ipv6,
     /// 802.1Q customer tag.
-    pub const VLAN: u16 = 0x8100;
+    Vlan,
     /// 802.1ad service tag.
-    pub const QINQ: u16 = 0x88A8;
+    QinQ,
     /// Pre-standard service tag some switches still send.
-    pub const QINQ_OLD: u16 = 0x9100;
-    pub const MPLS_UNICAST: u16 = 0x8847;
-    pub const MPLS_MULTICAST: u16 = 0x8848;
+    QinQOld,
+    MplsUnicast,
+    MplsMulticast,
     /// Transparent Ethernet bridging (GRE, Geneve).
-    pub const TEB: u16 = 0x6558;
+    Teb,
+    PppoeDiscovery,
+    PppoeSession,
+    /// Network Service Header (RFC 8300): not read, counted.
+    Nsh,
+    /// Cisco MetaData directly on Ethernet: not read, counted.
+    CiscoMetadata,
+    Unknown(u16),
+}
+
+impl EtherType {
+    /// The number on the wire.
+    #[inline(always)]
+    pub const fn number(self) -> u16 {
+        match self {
+            EtherType::Ipv4 => 0x0800,
+            EtherType::Ipv6 => 0x86DD,
+            EtherType::Vlan => 0x8100,
+            EtherType::QinQ => 0x88A8,
+            EtherType::QinQOld => 0x9100,
+            EtherType::MplsUnicast => 0x8847,
+            EtherType::MplsMulticast => 0x8848,
+            EtherType::Teb => 0x6558,
+            EtherType::PppoeDiscovery => 0x8863,
+            EtherType::PppoeSession => 0x8864,
+            EtherType::Nsh => 0x894F,
+            EtherType::CiscoMetadata => 0x8909,
+            EtherType::Unknown(n) => n,
+        }
+    }
+}
+
+impl From<u16> for EtherType {
+    #[inline(always)]
+    fn from(n: u16) -> Self {
+        match n {
+            0x0800 => EtherType::Ipv4,
+            0x86DD => EtherType::Ipv6,
+            0x8100 => EtherType::Vlan,
+            0x88A8 => EtherType::QinQ,
+            0x9100 => EtherType::QinQOld,
+            0x8847 => EtherType::MplsUnicast,
+            0x8848 => EtherType::MplsMulticast,
+            0x6558 => EtherType::Teb,
+            0x8863 => EtherType::PppoeDiscovery,
+            0x8864 => EtherType::PppoeSession,
+            0x894F => EtherType::Nsh,
+            0x8909 => EtherType::CiscoMetadata,
+            n => EtherType::Unknown(n),
+        }
+    }
+}
+
+/// EtherType numbers, for the tunnel headers that name their payload by one.
+pub mod ethertype {
+    use super::EtherType;
+    pub const IPV4: u16 = EtherType::Ipv4.number();
+    pub const IPV6: u16 = EtherType::Ipv6.number();
+    pub const TEB: u16 = EtherType::Teb.number();
     /// Smallest value that is an EtherType rather than an 802.3 length.
     pub const MIN: u16 = 0x0600;
 }
@@ -108,24 +167,30 @@ pub fn ethernet(data: &[u8]) -> Result<Network<'_>, Reason> {
     by_ethertype(be16(data, field::ETH_TYPE), &data[ETHERNET_LEN..])
 }
 
-/// Follows an EtherType through VLAN tags and MPLS to IP.
+/// Follows an EtherType through VLAN tags, MPLS and PPPoE to IP.
 ///
-/// Every tag consumes four bytes, so the loop ends with the data.
+/// Every tag consumes four bytes, so the loop ends with the data. Protocols
+/// that may carry IP but are not read (NSH, Cisco MetaData, PPPoE discovery)
+/// are named stops, so their frames are counted rather than lost.
 #[inline]
 pub fn by_ethertype(mut ethertype: u16, mut rest: &[u8]) -> Result<Network<'_>, Reason> {
     loop {
-        match ethertype {
-            ethertype::IPV4 => return Ok(Network::Ipv4(rest)),
-            ethertype::IPV6 => return Ok(Network::Ipv6(rest)),
-            ethertype::VLAN | ethertype::QINQ | ethertype::QINQ_OLD => {
+        match EtherType::from(ethertype) {
+            EtherType::Ipv4 => return Ok(Network::Ipv4(rest)),
+            EtherType::Ipv6 => return Ok(Network::Ipv6(rest)),
+            EtherType::Vlan | EtherType::QinQ | EtherType::QinQOld => {
                 if rest.len() < TAG_LEN {
                     return Err(Reason::Truncated);
                 }
                 ethertype = be16(rest, field::TAG_TYPE);
                 rest = &rest[TAG_LEN..];
             }
-            ethertype::MPLS_UNICAST | ethertype::MPLS_MULTICAST => return mpls(rest),
-            _ => return Ok(Network::NotIp),
+            EtherType::MplsUnicast | EtherType::MplsMulticast => return mpls(rest),
+            EtherType::PppoeSession => return pppoe::network(rest),
+            EtherType::PppoeDiscovery => return Err(Reason::PppoeDiscovery),
+            EtherType::Nsh => return Err(Reason::Nsh),
+            EtherType::CiscoMetadata => return Err(Reason::CiscoMetadata),
+            EtherType::Teb | EtherType::Unknown(_) => return Ok(Network::NotIp),
         }
     }
 }

@@ -6,14 +6,17 @@ mod fast;
 pub mod geneve;
 pub mod gre;
 pub mod icmp;
+pub mod ip;
 pub mod ipv4;
 pub mod ipv6;
 pub mod link;
+pub mod pppoe;
+pub mod udp;
 pub mod vxlan;
 mod walk;
 
 #[cfg(test)]
-mod tests_real;
+mod tests_frames;
 
 use std::net::IpAddr;
 
@@ -23,9 +26,12 @@ pub use fast::{quick_frame, Quick};
 pub use geneve::Packet as GenevePacket;
 pub use gre::Packet as GrePacket;
 pub use icmp::TooBig;
+pub use ip::Protocol as IpProtocol;
 pub use ipv4::Packet as Ipv4Packet;
 pub use ipv6::Packet as Ipv6Packet;
-pub use link::Network;
+pub use link::{EtherType, Network};
+pub use pppoe::Packet as PppoePacket;
+pub use udp::Packet as UdpPacket;
 pub use vxlan::Packet as VxlanPacket;
 
 /// Decodes one captured frame: link layer, outer IP, then the tunnel walk.
@@ -154,6 +160,14 @@ pub enum Reason {
     UnsupportedLinkType,
     /// The tunnel nests deeper than the decoder's bound.
     DepthLimit,
+    /// PPPoE discovery (0x8863): session set-up, no IP.
+    PppoeDiscovery,
+    /// A PPP protocol other than IPv4/IPv6 (LCP, IPCP, ...).
+    PppNotIp,
+    /// A Network Service Header (0x894F), not read.
+    Nsh,
+    /// Cisco MetaData (0x8909) outside GRE, not read.
+    CiscoMetadata,
 }
 
 /// A named stop: layer + reason. Counted, never fatal.
@@ -187,7 +201,9 @@ pub struct Tunnel {
     /// VXLAN/Geneve VNI, or the GRE key.
     pub vni: Option<u32>,
     pub fragment: Fragment,
-    /// Outer IP total length from the header (IPv4 total length, IPv6 40 + payload).
+    /// Outer IP total length from the header (IPv4 total length, IPv6 40 +
+    /// payload); the captured length for offload super-frames whose header
+    /// says 0 (BIG TCP, GSO), so near-MTU audits still see them.
     pub outer_ip_len: u32,
     /// Don't-fragment bit of an outer IPv4 header.
     pub outer_df: bool,

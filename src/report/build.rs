@@ -266,5 +266,9 @@ pub fn reason_name(r: Reason) -> &'static str {
         Reason::Malformed => "malformed",
         Reason::UnsupportedLinkType => "unsupported-link-type",
         Reason::DepthLimit => "depth-limit",
+        Reason::PppoeDiscovery => "pppoe-discovery",
+        Reason::PppNotIp => "ppp-not-ip",
+        Reason::Nsh => "nsh",
+        Reason::CiscoMetadata => "cisco-metadata",
     }
 }

@@ -145,6 +145,10 @@ pub struct SourceInfo {
     /// Byte offset where a file's damage starts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub damaged_at: Option<u64>,
+    /// Classic pcap records longer than the file's snaplen (read whole, as
+    /// libpcap does); omitted when none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oversize_records: Option<u64>,
 }
 
 /// libpcap's counters for one live interface.

@@ -296,6 +296,7 @@ impl Session {
                 packets: fin.as_ref().map_or(0, |f| f.packets),
                 error: fin.as_ref().and_then(|f| f.stats.error.clone()),
                 damaged_at: None,
+                oversize_records: None,
             })
             .collect();
         let mut report = build_report(&self.col.total, &self.ifaces, &self.col.shadowed, sources);

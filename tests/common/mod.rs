@@ -10,13 +10,6 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_tuntrace")
 }
 
-/// `tests/data/NAME`: public captures copied with their licences (see MANIFEST.md there).
-pub fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data")
-        .join(name)
-}
-
 /// Runs `tuntrace ARGS...` and returns its output.
 pub fn run(args: &[&str]) -> Output {
     Command::new(bin())

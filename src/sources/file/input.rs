@@ -27,6 +27,9 @@ pub(super) struct Input<'p, R> {
     base: u64,
     eof: bool,
     progress: Option<Progress<'p>>,
+    /// Records longer than the file's snaplen that were read whole (classic
+    /// pcap; libpcap, tcpdump and tshark read them too).
+    pub(super) oversize: u64,
 }
 
 impl<'p, R: Read> Input<'p, R> {
@@ -45,6 +48,7 @@ impl<'p, R: Read> Input<'p, R> {
             base,
             eof: false,
             progress,
+            oversize: 0,
         }
     }
 

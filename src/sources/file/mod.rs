@@ -61,6 +61,8 @@ pub struct ReadSummary {
     pub frames: u64,
     /// File bytes consumed.
     pub bytes: u64,
+    /// Classic pcap records longer than the file's snaplen, read whole.
+    pub oversize: u64,
 }
 
 #[derive(Debug)]
@@ -223,6 +225,7 @@ fn read_any<R: Read, F: FnMut(&Frame<'_>)>(
             format,
             frames: frames.get(),
             bytes,
+            oversize: inp.oversize,
         }),
         Err(fail) => Err(fail_to_error(fail, path, frames.get())),
     }
@@ -287,12 +290,12 @@ fn detect_and_read<R: Read, F: FnMut(&Frame<'_>)>(
     Ok(Format::Pcap)
 }
 
-/// Every capture the repository bundles (`tests/data/`, `captures/`),
-/// sorted: for tests that check a property on real traffic.
+/// Every capture the repository bundles (`captures/`), sorted: for tests
+/// that check a property on real traffic.
 #[cfg(test)]
 pub(crate) fn bundled_captures() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut files: Vec<PathBuf> = ["tests/data", "captures"]
+    let mut files: Vec<PathBuf> = ["captures"]
         .iter()
         .flat_map(|dir| std::fs::read_dir(root.join(dir)).expect("bundled captures"))
         .map(|e| e.expect("directory entry").path())

@@ -10,7 +10,8 @@ use crate::iface::IfaceId;
 use crate::linktype::LinkType;
 use crate::sources::Frame;
 
-const FILE_HDR: usize = 24;
+/// The classic pcap file header's length.
+pub(super) const FILE_HDR: usize = 24;
 const REC_HDR: usize = 16;
 
 /// (big-endian, nanosecond) for a classic pcap magic, as its first 4 bytes.
@@ -31,7 +32,10 @@ pub(super) struct Params {
     pub(super) iface: IfaceId,
     pub(super) linktype: LinkType,
     snaplen: u32,
-    /// Largest caplen accepted: the header's snaplen when it is sane.
+    /// Largest caplen expected: the header's snaplen when it is sane, else
+    /// [`MAX_CAPLEN`]. A longer record up to [`MAX_CAPLEN`] is still read
+    /// (and counted in `Input::oversize`); the split's cut finder keeps to
+    /// this stricter bound, a record chain being then a better guess.
     pub(super) limit: u32,
     /// Nanoseconds per unit of the timestamp fraction.
     pub(super) frac_ns: u64,
@@ -143,10 +147,18 @@ fn records_in<R: Read, F: FnMut(&Frame<'_>), const BE: bool>(
     loop {
         let (buf, mut pos) = inp.buffered();
         let mut need = REC_HDR;
+        let mut oversize = 0;
         while let Some(h) = buf.get(pos..pos + REC_HDR) {
             let caplen = rd32::<BE>(h, 8);
             if caplen > p.limit {
-                return Err(damaged(inp.offset_at(pos), too_long(caplen, p)));
+                // Longer than the snaplen: odd writers and fuzzers make
+                // these, and libpcap reads them; past our ceiling is damage.
+                if caplen > MAX_CAPLEN {
+                    let at = inp.offset_at(pos);
+                    inp.oversize += oversize;
+                    return Err(damaged(at, too_long(caplen, p)));
+                }
+                oversize += 1;
             }
             let next = pos + REC_HDR + caplen as usize;
             let Some(data) = buf.get(pos + REC_HDR..next) else {
@@ -165,6 +177,7 @@ fn records_in<R: Read, F: FnMut(&Frame<'_>), const BE: bool>(
             });
             pos = next;
         }
+        inp.oversize += oversize;
         inp.set_pos(pos);
         let got = inp.fill(need)?;
         if got == 0 {
@@ -244,9 +257,13 @@ pub(super) fn max_record(p: &Params) -> usize {
     REC_HDR + p.limit as usize
 }
 
+/// Why a record past [`MAX_CAPLEN`] is damage.
 fn too_long(caplen: u32, p: &Params) -> String {
     if p.limit == p.snaplen {
-        format!("record length {caplen} exceeds snaplen {}", p.snaplen)
+        format!(
+            "record length {caplen} exceeds snaplen {} and the {MAX_CAPLEN}-byte limit",
+            p.snaplen
+        )
     } else {
         format!("record length {caplen} exceeds the {MAX_CAPLEN}-byte limit")
     }
@@ -256,7 +273,9 @@ fn too_long(caplen: u32, p: &Params) -> String {
 mod tests {
     use crate::iface::IfaceTable;
     use crate::linktype::LinkType;
-    use crate::sources::file::{read_stream, FileError, FileOptions, Format, ReadSummary};
+    use crate::sources::file::{
+        read_stream, FileError, FileOptions, Format, ReadSummary, MAX_CAPLEN,
+    };
     use crate::write::{Endian, PcapWriter, TsResolution};
     use std::path::Path;
 
@@ -348,6 +367,8 @@ mod tests {
         assert_eq!((got[0].2, got[0].3.len()), (188109, 79));
     }
 
+    /// 900000 is past the 262144-byte ceiling too: a record longer than the
+    /// snaplen alone is read (next test).
     #[test]
     fn caplen_over_snaplen_is_damage_at_that_record() {
         let mut bytes = write(Endian::Big, TsResolution::Micro, &sample());
@@ -372,6 +393,28 @@ mod tests {
             }
             e => panic!("{e}"),
         }
+    }
+
+    #[test]
+    fn caplen_over_snaplen_within_the_ceiling_is_read_and_counted() {
+        // As tcpdump's pim-packet-assortment.pcap: a 65549-byte record in a
+        // snaplen-65535 file, and records after it.
+        let mut pkts = sample();
+        pkts.insert(1, (7, 70_000, vec![0x60; 65_549]));
+        let bytes = write(Endian::Little, TsResolution::Micro, &pkts);
+        assert_eq!(u32::from_le_bytes(bytes[16..20].try_into().unwrap()), 65535);
+        let (r, got, _) = read(&bytes);
+        let s = r.unwrap();
+        assert_eq!((s.frames, s.oversize, s.bytes), (4, 1, bytes.len() as u64));
+        assert_eq!((got[1].2, got[1].3.len()), (70_000, 65_549));
+        assert_eq!(got[3].3, Vec::<u8>::new());
+        // One past the ceiling is still damage.
+        let mut bad = write(Endian::Little, TsResolution::Micro, &sample());
+        bad[24 + 8..24 + 12].copy_from_slice(&(MAX_CAPLEN + 1).to_le_bytes());
+        assert!(matches!(
+            read(&bad).0,
+            Err(FileError::Damaged { offset: 24, .. })
+        ));
     }
 
     #[test]

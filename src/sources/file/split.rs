@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::input::{Input, Parts, Progress};
-use super::pcap::{self, Params};
+use super::pcap::{self, Params, FILE_HDR};
 use super::{fail_to_error, FileError, FileOptions, Format, ReadSummary};
 use crate::iface::IfaceId;
 use crate::sources::Frame;
@@ -30,8 +30,6 @@ pub const SPLIT_MIN_BYTES: u64 = 64 << 20;
 
 /// Bytes read around the middle to find the cut.
 const PROBE_BYTES: usize = 1 << 20;
-
-const FILE_HDR: usize = 24;
 
 /// A classic pcap file and where to cut it.
 #[derive(Debug)]
@@ -173,16 +171,22 @@ impl SplitPlan {
             };
             (PartEnd { landed, ..one }, two)
         });
-        let (end, frames, second_used) = if one.landed {
-            (two.end, one.frames + two.frames, true)
+        let (end, frames, oversize, second_used) = if one.landed {
+            (
+                two.end,
+                one.frames + two.frames,
+                one.oversize + two.oversize,
+                true,
+            )
         } else {
-            (one.end, one.frames, false)
+            (one.end, one.frames, one.oversize, false)
         };
         let result = match end {
             Ok(bytes) => Ok(ReadSummary {
                 format: Format::Pcap,
                 frames,
                 bytes,
+                oversize,
             }),
             Err(fail) => Err(fail_to_error(fail, &self.path, frames)),
         };
@@ -227,6 +231,7 @@ impl SplitPlan {
 struct PartEnd {
     end: Result<u64, super::Fail>,
     frames: u64,
+    oversize: u64,
     landed: bool,
 }
 
@@ -244,6 +249,7 @@ impl PartEnd {
         PartEnd {
             end,
             frames,
+            oversize: inp.oversize,
             landed: false,
         }
     }

@@ -388,3 +388,15 @@ fn byte_at_a_time_reader_gives_the_same_frames() {
     assert_eq!((r1.unwrap().frames, r2.unwrap().frames), (100, 100));
     assert_eq!(g1, g2);
 }
+
+#[test]
+fn enhanced_packet_longer_than_the_snaplen_is_read() {
+    // As libpcap and tshark do (the classic-pcap twin counts such records).
+    let mut f = shb(false);
+    f.extend(idb(1, 64, &[opt(2, b"e")]));
+    f.extend(epb(0, 1, 100, 100, &[9; 100]));
+    f.extend(epb(0, 2, 3, 3, &[1, 2, 3]));
+    let (r, got) = read(&f);
+    assert_eq!(r.unwrap().frames, 2);
+    assert_eq!((got[0].4.len(), got[1].4.len()), (100, 3));
+}

@@ -1,36 +1,27 @@
-//! The decoder against real public captures (`tests/data`, and the LGPL ones in `../shared/captures-public`,
-//! facts from its MANIFEST.md, checked with tshark). Skipped with a message
-//! when the folder is absent.
+//! The decoder against real public captures (`../shared/captures-public`,
+//! facts from its MANIFEST.md, checked with tshark), through the public API.
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use super::{
+use tuntrace::decode::{
     decode_frame, DecodeConfig, DecodeError, Decoded, Encap, Fragment, Inner, Kind, Layer, Plain,
     Reason, Tunnel,
 };
-use crate::linktype::LinkType;
+use tuntrace::linktype::LinkType;
 
-/// The project's copies (`tests/data`, licence-compatible) first, then the
-/// shared folder beside the checkout (which also has the LGPL nDPI files).
-fn capture_path(name: &str) -> Option<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    [
-        root.join("tests/data"),
-        root.join("../shared/captures-public"),
-    ]
-    .into_iter()
-    .map(|d| d.join(name))
-    .find(|p| p.exists())
+/// `../shared/captures-public/NAME`; a missing file fails, naming it.
+fn capture_path(name: &str) -> PathBuf {
+    crate::public(name)
 }
 
 /// Every frame of a capture, read with the crate's own reader; all frames
 /// of a file share one link type here.
 fn read_pcap(path: &Path) -> (LinkType, Vec<Vec<u8>>) {
-    let mut ifaces = crate::iface::IfaceTable::new();
+    let mut ifaces = tuntrace::iface::IfaceTable::new();
     let mut lt = LinkType::ETHERNET;
     let mut frames = Vec::new();
-    crate::sources::file::read_file(path, &Default::default(), &mut ifaces, |f| {
+    tuntrace::sources::file::read_file(path, &Default::default(), &mut ifaces, |f| {
         lt = f.linktype;
         frames.push(f.data.to_vec());
     })
@@ -38,23 +29,18 @@ fn read_pcap(path: &Path) -> (LinkType, Vec<Vec<u8>>) {
     (lt, frames)
 }
 
-/// Decodes every frame of a capture; `None` (after a message) when the
-/// captures folder is missing.
-fn decode_file(name: &str) -> Option<Vec<Decoded>> {
+/// Decodes every frame of a capture.
+fn decode_file(name: &str) -> Vec<Decoded> {
     decode_file_with(name, &DecodeConfig::default())
 }
 
-fn decode_file_with(name: &str, cfg: &DecodeConfig) -> Option<Vec<Decoded>> {
-    let (lt, frames) = frames(name)?;
-    Some(frames.iter().map(|f| decode_frame(f, lt, cfg)).collect())
+fn decode_file_with(name: &str, cfg: &DecodeConfig) -> Vec<Decoded> {
+    let (lt, frames) = frames(name);
+    frames.iter().map(|f| decode_frame(f, lt, cfg)).collect()
 }
 
-fn frames(name: &str) -> Option<(LinkType, Vec<Vec<u8>>)> {
-    let Some(path) = capture_path(name) else {
-        eprintln!("skipping: capture {name} not found");
-        return None;
-    };
-    Some(read_pcap(&path))
+fn frames(name: &str) -> (LinkType, Vec<Vec<u8>>) {
+    read_pcap(&capture_path(name))
 }
 
 fn ip(s: &str) -> IpAddr {
@@ -95,10 +81,9 @@ fn inner_proto(t: &Tunnel) -> Option<u8> {
 // ---- IPIP (IPv4 protocol 4) ----
 
 #[test]
+#[ignore = "needs ../shared/captures-public"]
 fn zeek_4in4() {
-    let Some(ds) = decode_file("zeek-4in4.pcap") else {
-        return;
-    };
+    let ds = decode_file("zeek-4in4.pcap");
     let t = all_tunnels(&ds);
     assert_eq!(t.len(), 1);
     assert_eq!(
@@ -113,10 +98,9 @@ fn zeek_4in4() {
 }
 
 #[test]
+#[ignore = "needs ../shared/captures-public"]
 fn suricata_4571_ipv4_over_ipv4() {
-    let Some(ds) = decode_file("suricata-verify-bug-4571-01-ipv4_over_ipv4.pcap") else {
-        return;
-    };
+    let ds = decode_file("suricata-verify-bug-4571-01-ipv4_over_ipv4.pcap");
     let t = tunnel(&ds[0]);
     assert_eq!(
         (t.encap, outer(&t)),
@@ -126,10 +110,9 @@ fn suricata_4571_ipv4_over_ipv4() {
 }
 
 #[test]
+#[ignore = "needs ../shared/captures-public"]
 fn suricata_7725_ip_in_ip() {
-    let Some(ds) = decode_file("suricata-verify-bug-7725-01-ip_in_ip.pcap") else {
-        return;
-    };
+    let ds = decode_file("suricata-verify-bug-7725-01-ip_in_ip.pcap");
     let t = all_tunnels(&ds);
     assert_eq!(t.len(), 6);
     let (a, b) = (ip("10.0.0.94"), ip("10.1.0.237"));
@@ -148,10 +131,9 @@ fn suricata_7725_ip_in_ip() {
 }
 
 #[test]
+#[ignore = "needs ../shared/captures-public"]
 fn ndpi_4in4_under_two_vlan_tags() {
-    let Some(ds) = decode_file("ndpi-4in4tunnel.pcap") else {
-        return;
-    };
+    let ds = decode_file("ndpi-4in4tunnel.pcap");
     let t = all_tunnels(&ds);
     assert_eq!(t.len(), 5);
     for t in &t {
@@ -164,10 +146,9 @@ fn ndpi_4in4_under_two_vlan_tags() {
 }
 
 #[test]
+#[ignore = "needs ../shared/captures-public"]
 fn deepflow_ipip_under_vlan() {
-    let Some(ds) = decode_file("deepflow-ipip.pcap") else {
-        return;
-    };
+    let ds = decode_file("deepflow-ipip.pcap");
     let t = all_tunnels(&ds);
     let pairs = [
         (("10.162.42.93", "10.162.33.164"), 1),
@@ -195,10 +176,9 @@ fn deepflow_ipip_under_vlan() {
 // ---- 4in6 ----
 
 #[test]
+#[ignore = "needs ../shared/captures-public"]
 fn zeek_4in6() {
-    let Some(ds) = decode_file("zeek-4in6.pcap") else {
-        return;
-    };
+    let ds = decode_file("zeek-4in6.pcap");
     let t = tunnel(&ds[0]);
     assert_eq!(t.encap, Encap::Ip4in6);
     assert_eq!(
@@ -210,10 +190,9 @@ fn zeek_4in6() {
 }
 
 #[test]
+#[ignore = "needs ../shared/captures-public"]
 fn ndpi_4in6() {
-    let Some(ds) = decode_file("ndpi-4in6tunnel.pcap") else {
-        return;
-    };
+    let ds = decode_file("ndpi-4in6tunnel.pcap");
     let t = all_tunnels(&ds);
     assert_eq!(t.len(), 4);
     for t in &t {
@@ -225,10 +204,9 @@ fn ndpi_4in6() {
 }
 
 #[test]
+#[ignore = "needs ../shared/captures-public"]
 fn suricata_7964_wrong_inner_version() {
-    let Some(ds) = decode_file("suricata-verify-bug-7964-01-wrong-version-ipv4-ipv6.pcap") else {
-        return;
-    };
+    let ds = decode_file("suricata-verify-bug-7964-01-wrong-version-ipv4-ipv6.pcap");
     let t = tunnel(&ds[0]);
     assert_eq!(t.encap, Encap::Ip4in6);
     assert_eq!(t.inner, None);
@@ -239,10 +217,9 @@ fn suricata_7964_wrong_inner_version() {
 }
 
 #[test]
+#[ignore = "needs ../shared/captures-public"]
 fn netronome_bulk_4in6() {
-    let Some(ds) = decode_file("netronome-traffic_IPIP.pcap") else {
-        return;
-    };
+    let ds = decode_file("netronome-traffic_IPIP.pcap");
     let t = all_tunnels(&ds);
     assert_eq!(t.len(), 20000);
     let a = ip("fe80::7e7e:7eff:fe7e:7e7f");
@@ -260,10 +237,9 @@ fn netronome_bulk_4in6() {
 }
 
 #[test]
+#[ignore = "needs ../shared/captures-public"]
 fn arkime_ipv6_ipv4_gre_ppp_ipv4() {
-    let Some(ds) = decode_file("arkime-6-4-gre-ppp-udp-4-dns.pcap") else {
-        return;
-    };
+    let ds = decode_file("arkime-6-4-gre-ppp-udp-4-dns.pcap");
     let t = all_tunnels(&ds);
     assert_eq!(t.len(), 2);
     assert_eq!(
@@ -288,10 +264,9 @@ fn arkime_ipv6_ipv4_gre_ppp_ipv4() {
 }
 
 #[test]
+#[ignore = "needs ../shared/captures-public"]
 fn zeek_mpls_6in6_6in6_4in6_invalid_version() {
-    let Some(ds) = decode_file("zeek-mpls-6in6-6in6-4in6-invalid-version-4.pcap") else {
-        return;
-    };
+    let ds = decode_file("zeek-mpls-6in6-6in6-4in6-invalid-version-4.pcap");
     let t = tunnel(&ds[0]);
     assert_eq!((t.encap, t.depth), (Encap::Ip6in6, 2));
     assert_eq!(
@@ -307,10 +282,9 @@ fn zeek_mpls_6in6_6in6_4in6_invalid_version() {
 // ---- 6in4, 6in6 ----
 
 #[test]
+#[ignore = "needs ../shared/captures-public"]
 fn zeek_ping6_in_ipv4() {
-    let Some(ds) = decode_file("zeek-ping6-in-ipv4.pcap") else {
-        return;
-    };
+    let ds = decode_file("zeek-ping6-in-ipv4.pcap");
     let t = all_tunnels(&ds);
     assert_eq!(t.len(), 10);
     for t in &t {
@@ -331,10 +305,9 @@ fn zeek_ping6_in_ipv4() {
 }
 
 #[test]
+#[ignore = "needs ../shared/captures-public"]
 fn ndpi_6in4_with_icmpv6_errors_inside() {
-    let Some(ds) = decode_file("ndpi-6in4tunnel.pcap") else {
-        return;
-    };
+    let ds = decode_file("ndpi-6in4tunnel.pcap");
     let t = all_tunnels(&ds);
     assert_eq!(t.len(), 127);
     let (a, b) = (ip("174.3.73.24"), ip("184.105.255.26"));
@@ -348,10 +321,9 @@ fn ndpi_6in4_with_icmpv6_errors_inside() {
 }
 
 #[test]
+#[ignore = "needs ../shared/captures-public"]
 fn zeek_6in6in6() {
-    let Some(ds) = decode_file("zeek-6in6in6.pcap") else {
-        return;
-    };
+    let ds = decode_file("zeek-6in6in6.pcap");
     let t = tunnel(&ds[0]);
     assert_eq!((t.encap, t.depth, t.stop), (Encap::Ip6in6, 2, None));
     assert_eq!(outer(&t), (ip("feed::beef"), ip("feed::cafe")));
@@ -359,20 +331,18 @@ fn zeek_6in6in6() {
 }
 
 #[test]
+#[ignore = "needs ../shared/captures-public"]
 fn tcpdump_icmpv6_quoting_6in6_is_plain() {
-    let Some(ds) = decode_file("tcpdump-icmpv6-rfc7112.pcap") else {
-        return;
-    };
+    let ds = decode_file("tcpdump-icmpv6-rfc7112.pcap");
     assert!(matches!(ds[0].kind, Kind::Plain(Plain { proto: 58, .. })));
 }
 
 // ---- GRE / ERSPAN ----
 
 #[test]
+#[ignore = "needs ../shared/captures-public"]
 fn tcpdump_various_gre_cisco_metadata() {
-    let Some(ds) = decode_file("tcpdump-various_gre.pcap") else {
-        return;
-    };
+    let ds = decode_file("tcpdump-various_gre.pcap");
     assert_eq!(ds.len(), 100);
     let t: Vec<Tunnel> = ds
         .iter()
@@ -401,10 +371,9 @@ fn tcpdump_various_gre_cisco_metadata() {
 }
 
 #[test]
+#[ignore = "needs ../shared/captures-public"]
 fn zeek_gre_sample() {
-    let Some(ds) = decode_file("zeek-gre-sample.pcap") else {
-        return;
-    };
+    let ds = decode_file("zeek-gre-sample.pcap");
     let t = all_tunnels(&ds);
     assert_eq!(t.len(), 40);
     let (a, b) = (ip("172.27.1.66"), ip("66.59.109.137"));
@@ -418,10 +387,9 @@ fn zeek_gre_sample() {
 }
 
 #[test]
+#[ignore = "needs ../shared/captures-public"]
 fn suricata_8550_fragmented_gre() {
-    let Some(ds) = decode_file("suricata-verify-security-8550-input.pcap") else {
-        return;
-    };
+    let ds = decode_file("suricata-verify-security-8550-input.pcap");
     let t = all_tunnels(&ds);
     assert_eq!(t.len(), 2);
     for t in &t {
@@ -441,13 +409,12 @@ fn suricata_8550_fragmented_gre() {
 }
 
 #[test]
+#[ignore = "needs ../shared/captures-public"]
 fn arkime_gre_erspan_vxlan() {
     // GRE -> ERSPAN II -> Ethernet -> IPv4 -> UDP 4789 -> 4790 (VXLAN-GPE
     // shaped). The default ports match destinations only, so the walk stops
     // at the UDP pair; with 4790 configured it reaches the innermost TCP.
-    let Some(ds) = decode_file("arkime-gre-erspan-vxlan.pcap") else {
-        return;
-    };
+    let ds = decode_file("arkime-gre-erspan-vxlan.pcap");
     let t = all_tunnels(&ds);
     assert_eq!(t.len(), 7);
     for t in &t {
@@ -464,7 +431,7 @@ fn arkime_gre_erspan_vxlan() {
         vxlan_ports: vec![4789, 4790],
         ..DecodeConfig::default()
     };
-    let ds = decode_file_with("arkime-gre-erspan-vxlan.pcap", &cfg).unwrap();
+    let ds = decode_file_with("arkime-gre-erspan-vxlan.pcap", &cfg);
     for t in all_tunnels(&ds) {
         assert_eq!((t.depth, t.stop), (2, None));
         let i = t.inner.unwrap();
@@ -477,10 +444,9 @@ fn arkime_gre_erspan_vxlan() {
 }
 
 #[test]
+#[ignore = "needs ../shared/captures-public"]
 fn tcpdump_erspan_iii_fuzzed_raw_ipv6() {
-    let Some(ds) = decode_file("tcpdump-erspan-type-iii-pb-1.pcap") else {
-        return;
-    };
+    let ds = decode_file("tcpdump-erspan-type-iii-pb-1.pcap");
     let t = tunnel(&ds[0]);
     // Reached through a destination-options header; the capture ends inside ERSPAN.
     assert_eq!((t.encap, t.inner), (Encap::Gre, None));
@@ -491,10 +457,9 @@ fn tcpdump_erspan_iii_fuzzed_raw_ipv6() {
 }
 
 #[test]
+#[ignore = "needs ../shared/captures-public"]
 fn tcpdump_isis_over_gre_on_sll() {
-    let Some(ds) = decode_file("tcpdump-isis-infinite-loop.pcap") else {
-        return;
-    };
+    let ds = decode_file("tcpdump-isis-infinite-loop.pcap");
     let t = all_tunnels(&ds);
     assert_eq!(t.len(), 5);
     for t in &t {
@@ -506,10 +471,9 @@ fn tcpdump_isis_over_gre_on_sll() {
 }
 
 #[test]
+#[ignore = "needs ../shared/captures-public"]
 fn tcpdump_pptp_big_endian() {
-    let Some(ds) = decode_file("tcpdump-pptp.pcap") else {
-        return;
-    };
+    let ds = decode_file("tcpdump-pptp.pcap");
     assert_eq!(ds.len(), 23);
     assert_eq!(
         count(&ds, |d| matches!(
@@ -537,7 +501,7 @@ fn tcpdump_pptp_big_endian() {
 // ---- VXLAN ----
 
 fn check_tcpdump_vxlan(name: &str) {
-    let Some(ds) = decode_file(name) else { return };
+    let ds = decode_file(name);
     let t = all_tunnels(&ds);
     assert_eq!(t.len(), 10);
     let (a, b) = (ip("192.168.202.1"), ip("192.168.203.1"));
@@ -555,20 +519,21 @@ fn check_tcpdump_vxlan(name: &str) {
 }
 
 #[test]
+#[ignore = "needs ../shared/captures-public"]
 fn tcpdump_vxlan_4789() {
     check_tcpdump_vxlan("tcpdump-vxlan.pcap");
 }
 
 #[test]
+#[ignore = "needs ../shared/captures-public"]
 fn tcpdump_vxlan_8472() {
     check_tcpdump_vxlan("tcpdump-vxlan_port_8472.pcap");
 }
 
 #[test]
+#[ignore = "needs ../shared/captures-public"]
 fn zeek_vxlan_triple() {
-    let Some(ds) = decode_file("zeek-vxlan-triple-v2.pcap") else {
-        return;
-    };
+    let ds = decode_file("zeek-vxlan-triple-v2.pcap");
     let t = tunnel(&ds[0]);
     assert_eq!((t.encap, t.depth, t.stop), (Encap::Vxlan, 3, None));
     assert_eq!(outer(&t), (ip("1.1.1.1"), ip("1.1.1.9")));
@@ -576,10 +541,9 @@ fn zeek_vxlan_triple() {
 }
 
 #[test]
+#[ignore = "needs ../shared/captures-public"]
 fn tcpdump_gso_vxlan_ipv6() {
-    let Some(ds) = decode_file("tcpdump-gso-ipv4-vxlan-ipv6.pcap") else {
-        return;
-    };
+    let ds = decode_file("tcpdump-gso-ipv4-vxlan-ipv6.pcap");
     let t = tunnel(&ds[0]);
     assert_eq!((t.encap, t.vni), (Encap::Vxlan, Some(5001)));
     assert_eq!(outer(&t), (ip("10.25.132.11"), ip("10.25.132.13")));
@@ -587,10 +551,9 @@ fn tcpdump_gso_vxlan_ipv6() {
 }
 
 #[test]
+#[ignore = "needs ../shared/captures-public"]
 fn deepflow_ipv6_outer_vxlan_truncated() {
-    let Some(ds) = decode_file("deepflow-ip6-vxlan.pcap") else {
-        return;
-    };
+    let ds = decode_file("deepflow-ip6-vxlan.pcap");
     let t = tunnel(&ds[0]);
     assert_eq!(t.encap, Encap::Vxlan);
     assert_eq!(
@@ -610,10 +573,9 @@ fn deepflow_ipv6_outer_vxlan_truncated() {
 // ---- Geneve ----
 
 #[test]
+#[ignore = "needs ../shared/captures-public"]
 fn tcpdump_geneve() {
-    let Some(ds) = decode_file("tcpdump-geneve.pcap") else {
-        return;
-    };
+    let ds = decode_file("tcpdump-geneve.pcap");
     let t = all_tunnels(&ds);
     assert_eq!(t.len(), 39);
     for t in &t {
@@ -634,10 +596,9 @@ fn tcpdump_geneve() {
 }
 
 #[test]
+#[ignore = "needs ../shared/captures-public"]
 fn zeek_geneve_ipv6_payload() {
-    let Some(ds) = decode_file("zeek-geneve-ipv6.pcap") else {
-        return;
-    };
+    let ds = decode_file("zeek-geneve-ipv6.pcap");
     let t = all_tunnels(&ds);
     assert_eq!(t.len(), 2);
     for t in &t {
@@ -649,10 +610,9 @@ fn zeek_geneve_ipv6_payload() {
 }
 
 #[test]
+#[ignore = "needs ../shared/captures-public"]
 fn zeek_geneve_vxlan_truncated() {
-    let Some(ds) = decode_file("zeek-geneve-vxlan-dns-truncated.pcap") else {
-        return;
-    };
+    let ds = decode_file("zeek-geneve-vxlan-dns-truncated.pcap");
     let t = all_tunnels(&ds);
     assert_eq!(t.len(), 2);
     for t in &t {
@@ -668,11 +628,14 @@ fn zeek_geneve_vxlan_truncated() {
 // ---- link layers without tunnels ----
 
 #[test]
+#[ignore = "needs ../shared/captures-public"]
 fn link_layer_files() {
-    if let Some(ds) = decode_file("tcpdump-802.1ad_QinQ.pcap") {
+    {
+        let ds = decode_file("tcpdump-802.1ad_QinQ.pcap");
         assert!(ds.iter().all(|d| d.kind == Kind::NotIp));
     }
-    if let Some(ds) = decode_file("zeek-linux_dlt_sll2.pcap") {
+    {
+        let ds = decode_file("zeek-linux_dlt_sll2.pcap");
         assert!(ds.iter().all(|d| d.sll2_ifindex.is_some()));
         assert_eq!(
             count(&ds, |d| matches!(
@@ -690,7 +653,8 @@ fn link_layer_files() {
         );
         assert_eq!(count(&ds, |d| d.kind == Kind::NotIp), 2);
     }
-    if let Some(ds) = decode_file("tcpdump-tcp-handshake-nano.pcap") {
+    {
+        let ds = decode_file("tcpdump-tcp-handshake-nano.pcap");
         assert_eq!(ds.len(), 3);
         assert!(ds
             .iter()
@@ -701,7 +665,8 @@ fn link_layer_files() {
         "tcpdump-LINKTYPE_IPV4.pcap",
         "tcpdump-LINKTYPE_IPV6.pcap",
     ] {
-        if let Some(ds) = decode_file(name) {
+        {
+            let ds = decode_file(name);
             assert!(
                 matches!(ds[0].kind, Kind::Plain(Plain { proto: 17, .. })),
                 "{name}"
@@ -713,9 +678,10 @@ fn link_layer_files() {
 /// Every prefix of (a sample of) every real frame, under every link type:
 /// never a panic, and the invariants hold.
 #[test]
+#[ignore = "needs ../shared/captures-public"]
 fn every_truncation_of_real_frames() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
-    let rd = std::fs::read_dir(&dir).expect("tests/data");
+    let dir = capture_path("");
+    let rd = std::fs::read_dir(&dir).expect("../shared/captures-public");
     let cfg = DecodeConfig::default();
     let lts = [0, 1, 12, 14, 101, 108, 113, 228, 229, 276].map(LinkType);
     for entry in rd.filter_map(Result::ok) {
@@ -724,7 +690,7 @@ fn every_truncation_of_real_frames() {
         if !name.ends_with(".pcap") || head.starts_with(&[0x0a, 0x0d, 0x0d, 0x0a]) {
             continue;
         }
-        let (_, fs) = frames(&name).unwrap();
+        let (_, fs) = frames(&name);
         for f in fs.iter().take(40) {
             for cut in 0..=f.len().min(600) {
                 for lt in lts {
@@ -738,78 +704,31 @@ fn every_truncation_of_real_frames() {
     }
 }
 
-// ---- frames from the pcapng captures, embedded as bytes ----
-
-fn hex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
-
-fn eth(bytes: &str) -> Kind {
-    decode_frame(&hex(bytes), LinkType::ETHERNET, &DecodeConfig::default()).kind
-}
-
+/// The fast path's answer equals the full decode's on every frame of both
+/// shared folders (the unit test in `decode::fast` covers `captures/`).
 #[test]
-fn pcapplusplus_gre_packets() {
-    // Frame 3: GRE (checksum) -> IPv4 -> GRE keepalive.
-    let Kind::Tunnel(t) = eth("00010100000200010100000108004500003400010000402f7c987f0000017f0000018000080077ff000045000018b6fd0000402fc5b77f0000017f00000100000000") else {
-        panic!()
-    };
-    assert_eq!(
-        (t.depth, t.inner),
-        (2, some_inner("127.0.0.1", "127.0.0.1", 47))
-    );
-    // Frame 5: GRE -> IPv4 -> GRE -> IPv4 RIP.
-    let Kind::Tunnel(t) = eth("000ffedd2242001bd5ff54d90800450000645f020000f42fed54566aa49648cd36460000080045c0004c59920000fe2f36190a0a0d020a0a0b020000080045c00034000000000211d1eb03030302e000000902080208002052e10202000000020000c0a80100ffffff000000000000000001") else {
-        panic!()
-    };
-    assert_eq!(outer(&t), (ip("86.106.164.150"), ip("72.205.54.70")));
-    assert_eq!(
-        (t.depth, t.inner),
-        (2, some_inner("3.3.3.2", "224.0.0.9", 17))
-    );
-    // Frame 6: 802.1Q -> IPv6 -> IPv4 -> GRE v1 -> PPP -> IPv4 DNS.
-    let Kind::Tunnel(t) = eth("0c010000613d001906e682c48100006486dd6000000000d204392607fcd00100230000000000b1082a6b2402f00000018e010000000000005555450000d286d74000402f3b8fc034a69a100000c83001880b00b2001100083ab8ff030021450000ae0306000032119d1608080808ac102c0300359f40009abbdaa62c81830001000000010000") else {
-        panic!()
-    };
-    assert_eq!((t.encap, t.depth), (Encap::Ip4in6, 2));
-    assert_eq!(t.inner, some_inner("8.8.8.8", "172.16.44.3", 17));
-    // Frame 7: keyed GRE, transparent Ethernet bridging.
-    let Kind::Tunnel(t) = eth("00aef352aad100021537a24408004500005200010000402f70730102030404030201200065580000fde800010203040500012345567808004500002800010000400666c70a0000040a00000504d0005000000000000000005002200076ba0000") else {
-        panic!()
-    };
-    assert_eq!((t.encap, t.vni), (Encap::Gre, Some(0xfde8)));
-    assert_eq!(t.inner, some_inner("10.0.0.4", "10.0.0.5", 6));
-}
-
-#[test]
-fn zeek_geneve_truncated_before_inner_ethernet() {
-    let Kind::Tunnel(t) = eth("001b213cac30001b213cab6408004500002cc473400040114e4b1400000114000002c6d517c1001800000200655800000000000000010000000a") else {
-        panic!()
-    };
-    // 8 bytes of options (tshark: class 0, type 0, data 0000000a), VNI 0,
-    // and the capture ends where the inner Ethernet header should start.
-    assert_eq!((t.encap, t.vni, t.inner), (Encap::Geneve, Some(0), None));
-    assert_eq!(
-        t.stop,
-        Some(DecodeError::new(Layer::InnerLink, Reason::Truncated))
-    );
-    assert_eq!(outer(&t), (ip("20.0.0.1"), ip("20.0.0.2")));
-}
-
-#[test]
-fn pcapplusplus_null_loopback() {
-    let f = hex("02000000450000a4c6ce00004011f147c0a8018bffffffff445c445c0090ba03");
-    let d = decode_frame(&f, LinkType::NULL, &DecodeConfig::default());
-    assert_eq!(
-        d.kind,
-        Kind::Plain(Plain {
-            src: ip("192.168.1.139"),
-            dst: ip("255.255.255.255"),
-            proto: 17,
-            too_big: None
-        })
-    );
+#[ignore = "needs ../shared/captures-public and ../shared/captures-realworld"]
+fn fast_path_agrees_with_decode_on_every_shared_frame() {
+    let cfg = DecodeConfig::default();
+    let mut quick = 0;
+    for dir in ["captures-public", "captures-realworld"] {
+        let rd = std::fs::read_dir(crate::shared(dir, "")).expect(dir);
+        for entry in rd.filter_map(Result::ok) {
+            let path = entry.path();
+            let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+            if !["pcap", "pcapng", "cap"].contains(&ext) {
+                continue;
+            }
+            let mut ifaces = tuntrace::iface::IfaceTable::new();
+            let _ =
+                tuntrace::sources::file::read_file(&path, &Default::default(), &mut ifaces, |f| {
+                    if let Some(q) = tuntrace::decode::quick_frame(f.data, f.linktype, &cfg) {
+                        quick += 1;
+                        let d = decode_frame(f.data, f.linktype, &cfg);
+                        assert_eq!(q.kind(), d.kind, "{}", path.display());
+                    }
+                });
+        }
+    }
+    assert!(quick > 1000, "the fast path took only {quick} frames");
 }

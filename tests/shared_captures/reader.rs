@@ -1,6 +1,5 @@
 //! The capture reader on the real public captures of
-//! `../shared/captures-public` (see its MANIFEST.md). Skipped, with a
-//! message, where that folder is absent.
+//! `../shared/captures-public` (see its MANIFEST.md).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -56,14 +55,9 @@ const MANIFEST: &[(&str, u64)] = &[
     ("pcapplusplus-many_interfaces-1.pcapng", 64),
 ];
 
-fn captures() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/captures-public");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!("{} missing; skipping real-capture tests", dir.display());
-        None
-    }
+/// The folder, which must exist (a missing one fails, naming it).
+fn captures() -> PathBuf {
+    crate::public("")
 }
 
 /// One delivered frame, owned.
@@ -97,8 +91,9 @@ fn read(dir: &Path, name: &str) -> (ReadSummary, Vec<Rec>) {
 }
 
 #[test]
+#[ignore = "needs ../shared/captures-public"]
 fn every_manifest_file_reads_completely() {
-    let Some(dir) = captures() else { return };
+    let dir = captures();
     for &(name, pkts) in MANIFEST {
         let (s, recs) = read(&dir, name);
         let size = std::fs::metadata(dir.join(name)).unwrap().len();
@@ -115,8 +110,9 @@ fn every_manifest_file_reads_completely() {
 }
 
 #[test]
+#[ignore = "needs ../shared/captures-public"]
 fn many_interfaces_mixed_linktypes() {
-    let Some(dir) = captures() else { return };
+    let dir = captures();
     let (_, recs) = read(&dir, "pcapplusplus-many_interfaces-1.pcapng");
     let eth = recs
         .iter()
@@ -134,15 +130,17 @@ fn many_interfaces_mixed_linktypes() {
 }
 
 #[test]
+#[ignore = "needs ../shared/captures-public"]
 fn classic_label_is_the_file_stem() {
-    let Some(dir) = captures() else { return };
+    let dir = captures();
     let (_, recs) = read(&dir, "zeek-4in4.pcap");
     assert_eq!(recs[0].iface, "zeek-4in4");
 }
 
 #[test]
+#[ignore = "needs ../shared/captures-public"]
 fn grepackets_is_pcapng_with_two_interfaces() {
-    let Some(dir) = captures() else { return };
+    let dir = captures();
     let (s, recs) = read(&dir, "pcapplusplus-GrePackets.pcap");
     assert_eq!(s.format, Format::Pcapng);
     let first = &recs[0].iface;
@@ -151,8 +149,9 @@ fn grepackets_is_pcapng_with_two_interfaces() {
 }
 
 #[test]
+#[ignore = "needs ../shared/captures-public"]
 fn big_endian_and_nanosecond_files() {
-    let Some(dir) = captures() else { return };
+    let dir = captures();
     let (_, pptp) = read(&dir, "tcpdump-pptp.pcap");
     assert!(pptp
         .iter()
@@ -167,8 +166,9 @@ fn big_endian_and_nanosecond_files() {
 }
 
 #[test]
+#[ignore = "needs ../shared/captures-public"]
 fn garbage_snaplen_and_huge_orig_len() {
-    let Some(dir) = captures() else { return };
+    let dir = captures();
     let (_, recs) = read(&dir, "tcpdump-erspan-type-iii-pb-1.pcap");
     assert_eq!(recs.len(), 1);
     assert_eq!(
@@ -178,15 +178,15 @@ fn garbage_snaplen_and_huge_orig_len() {
 }
 
 /// Timestamps, lengths and interface names agree with tshark on every file.
-/// Slow (one tshark per file), so run on demand: `cargo test -- --ignored`.
+/// Slow (one tshark per file) and needs tshark: run it by name.
 #[test]
-#[ignore]
+#[ignore = "needs ../shared/captures-public and tshark"]
 fn agrees_with_tshark() {
-    let Some(dir) = captures() else { return };
-    if Command::new("tshark").arg("--version").output().is_err() {
-        eprintln!("tshark not installed; skipping");
-        return;
-    }
+    let dir = captures();
+    assert!(
+        Command::new("tshark").arg("--version").output().is_ok(),
+        "tshark is not installed"
+    );
     for &(name, _) in MANIFEST {
         let out = Command::new("tshark")
             .arg("-r")
