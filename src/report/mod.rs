@@ -4,6 +4,8 @@
 
 pub mod build;
 pub mod model;
+mod names;
 
 pub use build::build_report;
 pub use model::*;
+pub use names::{layer_name, reason_name};
