@@ -4,6 +4,8 @@
 //! reply inside the tunnel: NIC, encapsulation, outer pair, round-trip time.
 
 mod echo;
+#[cfg(test)]
+mod table_tests;
 
 use std::io::Write;
 use std::net::IpAddr;
