@@ -18,7 +18,7 @@ use crate::decode::Encap;
 use crate::report::Report;
 
 pub use expect::{Expect, MethodPick};
-pub use nodes::{parse_nodes, read_nodes, Nodes};
+pub use nodes::read_nodes;
 
 /// How bad a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

@@ -1,5 +1,7 @@
-//! The human table: per interface, its tunnels with their top inner pairs,
-//! then a one-line verdict; warnings for tunnels seen on several links.
+//! The human table: per interface, its kernel counters when live, its
+//! tunnels with their top inner pairs, then a one-line verdict; after the
+//! interfaces, warnings for tunnels seen on several links, the decode stops
+//! and the inputs that failed.
 
 use std::io::{self, Write};
 
