@@ -19,7 +19,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::cli::{OutFormat, ProbeArgs};
-use crate::decode::{decode_frame, DecodeConfig, Decoded, Kind};
+use crate::decode::{decode_frame, DecodeConfig, Decoded, Encap, Kind};
 use crate::exit;
 use crate::sources::live::Handle;
 
@@ -34,14 +34,21 @@ const GAP: Duration = Duration::from_millis(100);
 /// Extra time for the capture loops to see the last reply.
 const SETTLE: Duration = Duration::from_millis(150);
 
+/// Which way a marked echo was going.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    Request,
+    Reply,
+}
+
 /// One marked echo seen on a NIC.
 #[derive(Debug, Clone, Serialize)]
 pub struct Sighting {
     pub interface: String,
-    /// `request` or `reply`.
-    pub direction: &'static str,
+    pub direction: Direction,
     /// The tunnel's encapsulation, `null` when the echo crossed in plain IP.
-    pub encap: Option<&'static str>,
+    pub encap: Option<Encap>,
     pub outer_src: IpAddr,
     pub outer_dst: IpAddr,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -219,13 +226,17 @@ fn watch(
 
 fn sighting(name: &str, d: Decoded, e: Echo, ts_ns: u64) -> Option<Sighting> {
     let (encap, src, dst, vni) = match d.kind {
-        Kind::Tunnel(t) => (Some(t.encap.as_str()), t.outer_src, t.outer_dst, t.vni),
+        Kind::Tunnel(t) => (Some(t.encap), t.outer_src, t.outer_dst, t.vni),
         Kind::Plain(p) => (None, p.src, p.dst, None),
         _ => return None,
     };
     Some(Sighting {
         interface: name.to_string(),
-        direction: if e.request { "request" } else { "reply" },
+        direction: if e.request {
+            Direction::Request
+        } else {
+            Direction::Reply
+        },
         encap,
         outer_src: src,
         outer_dst: dst,
@@ -254,13 +265,13 @@ fn report(
 ) -> u8 {
     let req = seen
         .iter()
-        .find(|s| s.direction == "request" && s.encap.is_some());
+        .find(|s| s.direction == Direction::Request && s.encap.is_some());
     let rep = seen
         .iter()
-        .find(|s| s.direction == "reply" && s.encap.is_some());
+        .find(|s| s.direction == Direction::Reply && s.encap.is_some());
     let plain_req = seen
         .iter()
-        .find(|s| s.direction == "request" && s.encap.is_none());
+        .find(|s| s.direction == Direction::Request && s.encap.is_none());
     let rtt_ms = (!rtts.is_empty()).then(|| {
         let min = rtts.iter().map(|(_, d)| *d).min().unwrap_or_default();
         (min.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0
@@ -359,7 +370,7 @@ fn table(
                 out,
                 "{what:<8} {:<12} {:<7} {} → {}",
                 s.interface,
-                s.encap.unwrap_or("plain"),
+                s.encap.map_or("plain", Encap::as_str),
                 s.outer_src,
                 s.outer_dst
             )?,

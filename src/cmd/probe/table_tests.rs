@@ -4,7 +4,7 @@
 use std::net::Ipv4Addr;
 
 use super::echo::{find_echo, MARKER_LEN};
-use super::{sighting, table, Sighting};
+use super::{sighting, table, Direction, Sighting};
 use crate::decode::{decode_frame, DecodeConfig};
 use crate::linktype::LinkType;
 use crate::synth::{checksum, ethernet, icmp_echo, ipv4};
@@ -40,7 +40,15 @@ fn seen(name: &str, frame: &[u8]) -> Sighting {
 fn probe_table_pins_its_header_and_rows() {
     let req = seen("ens33", &frame((N71, N72), (P1, P2), true));
     let rep = seen("ens33", &frame((N72, N71), (P2, P1), false));
-    assert_eq!((req.direction, rep.direction), ("request", "reply"));
+    assert_eq!(
+        (req.direction, rep.direction),
+        (Direction::Request, Direction::Reply)
+    );
+    let json = serde_json::to_value(&req).unwrap();
+    assert_eq!(
+        (&json["direction"], &json["encap"]),
+        (&"request".into(), &"ipip".into())
+    );
     let mut out = Vec::new();
     let verdict = "request encapsulated, reply received";
     table(
