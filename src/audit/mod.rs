@@ -85,7 +85,8 @@ pub struct Finding {
     pub kind: FindingKind,
     pub severity: Severity,
     /// The NIC, or several for path findings. The JSON holds them joined
-    /// with `", "` (`"ens33, ens32"`), as it always has.
+    /// with `", "` (`"ens33, ens32"`), as it always has; a name holding
+    /// `", "` itself would read back as two.
     #[serde(serialize_with = "join", deserialize_with = "split")]
     pub interface: Vec<String>,
     /// Outer pair of the tunnel concerned (the plain pair for unencapsulated
