@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
+use tuntrace::audit::{Audited, Finding, Severity};
+use tuntrace::decode::Encap;
 use tuntrace::linktype::LinkType;
 use tuntrace::synth::{self, calico_ipip_frame, ethernet, fragment_ipv4, ipv4, udp, vxlan};
 use tuntrace::write::pcapng::PcapngWriter;
@@ -81,8 +83,9 @@ fn clean_frames() -> Vec<(u32, Vec<u8>)> {
     v
 }
 
-/// Runs `tuntrace audit --format json --read FILE ARGS...`; checks the exit code.
-fn audit(file: &Path, args: &[&str], code: i32) -> Vec<Value> {
+/// Runs `tuntrace audit --format json --read FILE ARGS...`; checks the exit
+/// code and that the JSON reads back through the model unchanged.
+fn audit(file: &Path, args: &[&str], code: i32) -> Vec<Finding> {
     let out = Command::new(common::bin())
         .args(["audit", "--format", "json", "--read"])
         .arg(file)
@@ -97,16 +100,27 @@ fn audit(file: &Path, args: &[&str], code: i32) -> Vec<Value> {
         String::from_utf8_lossy(&out.stderr)
     );
     let v: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
-    assert!(v["report"]["links"].is_array(), "the report rides along");
-    v["findings"].as_array().unwrap().clone()
+    let typed: Audited =
+        serde_json::from_value(v.clone()).unwrap_or_else(|e| panic!("{e}: {text}"));
+    assert_eq!(
+        serde_json::to_value(&typed).unwrap(),
+        v,
+        "JSON → Audited → JSON"
+    );
+    assert!(!typed.report.links.is_empty(), "the report rides along");
+    typed.findings
 }
 
-fn kinds(f: &[Value]) -> Vec<&str> {
-    f.iter().map(|x| x["kind"].as_str().unwrap()).collect()
+fn kinds(f: &[Finding]) -> Vec<&str> {
+    f.iter().map(|x| x.kind.as_str()).collect()
 }
 
-fn only<'a>(f: &'a [Value], kind: &str) -> Vec<&'a Value> {
-    f.iter().filter(|x| x["kind"] == kind).collect()
+fn only<'a>(f: &'a [Finding], kind: &str) -> Vec<&'a Finding> {
+    f.iter().filter(|x| x.kind.as_str() == kind).collect()
+}
+
+fn ip(s: &str) -> Option<std::net::IpAddr> {
+    Some(s.parse().unwrap())
 }
 
 #[test]
@@ -145,22 +159,15 @@ fn tunnel_on_an_excluded_interface() {
     assert_eq!(kinds(&found), ["unexpected-interface"]);
     let x = &found[0];
     assert_eq!(
-        (
-            x["interface"].as_str(),
-            x["outer_src"].as_str(),
-            x["outer_dst"].as_str()
-        ),
-        (Some("ens32"), Some("192.168.26.71"), Some("192.168.26.72"))
+        (x.interfaces(), x.outer_src, x.outer_dst),
+        ("ens32".into(), ip("192.168.26.71"), ip("192.168.26.72"))
     );
-    assert_eq!(
-        (x["packets"].as_u64(), x["severity"].as_str()),
-        (Some(1), Some("error"))
-    );
-    assert!(x["first_seen"].as_str().unwrap().starts_with("2023-11-14T"));
+    assert_eq!((x.packets, x.severity), (1, Severity::Error));
+    assert!(x.first_seen.as_ref().unwrap().starts_with("2023-11-14T"));
     // The same traffic outside --expect-cidr.
     let found = audit(&f, &["--expect-cidr", "192.168.30.0/24"], 4);
     assert_eq!(kinds(&found), ["unexpected-interface"]);
-    assert_eq!(found[0]["interface"], "ens32");
+    assert_eq!(found[0].interfaces(), "ens32");
 }
 
 #[test]
@@ -190,10 +197,7 @@ fn expect_method_against_a_host_file() {
         ["unexpected-interface", "unexpected-interface"]
     );
     assert!(
-        found[0]["detail"]
-            .as_str()
-            .unwrap()
-            .contains("picks ens32 192.168.26.71/24"),
+        found[0].detail.contains("picks ens32 192.168.26.71/24"),
         "{found:#?}"
     );
     // A method calico-node rejects is a usage error.
@@ -220,20 +224,18 @@ fn asymmetric_path_between_two_nics() {
     let f = capture(&d, "c.pcapng", &["ens33", "ens32"], &frames);
     let found = audit(&f, &[], 4);
     assert_eq!(kinds(&found), ["asymmetric-path"]);
-    assert_eq!(found[0]["interface"], "ens33, ens32");
-    assert_eq!(found[0]["packets"], 4);
-    assert!(found[0]["first_seen"]
-        .as_str()
+    assert_eq!(found[0].interfaces(), "ens33, ens32");
+    assert_eq!(found[0].packets, 4);
+    assert!(found[0]
+        .first_seen
+        .as_ref()
         .unwrap()
         .starts_with("2023-11-14T"));
     // With node names the node pair is recognised too (still one finding).
     let nodes = d.file("nodes.txt", NODES);
     let found = audit(&f, &["--nodes", nodes.to_str().unwrap()], 4);
     assert_eq!(kinds(&found), ["asymmetric-path"]);
-    assert!(
-        found[0]["detail"].as_str().unwrap().contains("vms71"),
-        "{found:#?}"
-    );
+    assert!(found[0].detail.contains("vms71"), "{found:#?}");
 }
 
 #[test]
@@ -245,8 +247,8 @@ fn peer_reached_on_two_nics_needs_node_names() {
     let nodes = d.file("nodes.txt", NODES);
     let found = audit(&f, &["--nodes", nodes.to_str().unwrap()], 4);
     assert_eq!(kinds(&found), ["unexpected-interface"]);
-    assert_eq!(found[0]["interface"], "ens32, ens33");
-    assert_eq!(found[0]["severity"], "warning");
+    assert_eq!(found[0].interfaces(), "ens32, ens33");
+    assert_eq!(found[0].severity, Severity::Warning);
 }
 
 #[test]
@@ -264,15 +266,15 @@ fn outer_fragments_and_near_mtu() {
     let frag = only(&found, "fragmentation");
     assert_eq!(frag.len(), 1, "{found:#?}");
     assert_eq!(
-        (frag[0]["interface"].as_str(), frag[0]["outer_dst"].as_str()),
-        (Some("ens33"), Some("192.168.30.72"))
+        (frag[0].interfaces(), frag[0].outer_dst),
+        ("ens33".into(), ip("192.168.30.72"))
     );
-    assert_eq!(frag[0]["packets"], 3);
+    assert_eq!(frag[0].packets, 3);
     let near = only(&found, "near-mtu");
     assert_eq!(near.len(), 1);
     assert_eq!(
-        (near[0]["interface"].as_str(), near[0]["severity"].as_str()),
-        (Some("ens33"), Some("info"))
+        (near[0].interfaces(), near[0].severity),
+        ("ens33".into(), Severity::Info)
     );
     // A smaller MTU makes the small packets on ens32 near it too.
     let found = audit(&f, &["--mtu", "110"], 4);
@@ -304,14 +306,10 @@ fn icmp_too_big_quoting_a_tunnel_packet() {
     assert_eq!(kinds(&found), ["icmp-too-big"]);
     let x = &found[0];
     assert_eq!(
-        (
-            x["interface"].as_str(),
-            x["outer_src"].as_str(),
-            x["outer_dst"].as_str()
-        ),
-        (Some("ens33"), Some("192.168.30.71"), Some("192.168.30.72"))
+        (x.interfaces(), x.outer_src, x.outer_dst),
+        ("ens33".into(), ip("192.168.30.71"), ip("192.168.30.72"))
     );
-    assert!(x["detail"].as_str().unwrap().contains("1400-byte MTU"));
+    assert!(x.detail.contains("1400-byte MTU"));
 }
 
 #[test]
@@ -341,20 +339,12 @@ fn pod_addresses_outside_the_pool_and_outside_the_tunnel() {
     );
     let (u, o) = (&found[0], &found[1]);
     assert_eq!(
-        (
-            u["interface"].as_str(),
-            u["outer_src"].as_str(),
-            u["outer_dst"].as_str()
-        ),
-        (Some("ens32"), Some("10.244.118.193"), Some("10.244.5.194"))
+        (u.interfaces(), u.outer_src, u.outer_dst),
+        ("ens32".into(), ip("10.244.118.193"), ip("10.244.5.194"))
     );
     assert_eq!(
-        (
-            o["interface"].as_str(),
-            o["encap"].as_str(),
-            o["packets"].as_u64()
-        ),
-        (Some("ens33"), Some("vxlan"), Some(1))
+        (o.interfaces(), o.encap, o.packets),
+        ("ens33".into(), Some(Encap::Vxlan), 1)
     );
 }
 
@@ -368,16 +358,10 @@ fn ipip_from_an_unknown_address() {
     let found = audit(&f, &["--nodes", nodes.to_str().unwrap()], 4);
     assert_eq!(kinds(&found), ["unknown-peer"]);
     assert_eq!(
-        (
-            found[0]["outer_src"].as_str(),
-            found[0]["interface"].as_str()
-        ),
-        (Some("192.168.30.99"), Some("ens33"))
+        (found[0].outer_src, found[0].interfaces()),
+        (ip("192.168.30.99"), "ens33".into())
     );
-    assert!(found[0]["detail"]
-        .as_str()
-        .unwrap()
-        .contains("vms71 (192.168.30.71)"));
+    assert!(found[0].detail.contains("vms71 (192.168.30.71)"));
     // A bad nodes file is a usage error naming the file and line.
     let bad = d.file("bad.txt", "vms71\n");
     let out = common::run(&[
@@ -441,7 +425,32 @@ fn expect_method_ignores_the_other_nodes_nics() {
         4,
     );
     assert!(
-        found.iter().all(|x| x["interface"] == "ens33"),
+        found.iter().all(|x| x.interfaces() == "ens33"),
         "{found:#?}"
     );
+}
+
+#[test]
+fn audit_table_pins_its_header_and_a_row() {
+    let d = Dir::new("table");
+    let f = capture(&d, "c.pcapng", &["ens33"], &clean_frames());
+    let out = common::run(&["audit", "--read", f.to_str().unwrap(), "--mtu", "110"]);
+    assert_eq!(out.status.code(), Some(4));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    // Six pings, three each way, in two tunnel rows both near a 110-byte MTU.
+    assert_eq!(lines[0], "2 findings (6 packets, 2 tunnel rows):", "{text}");
+    assert_eq!(lines[1], "");
+    assert_eq!(
+        lines[2],
+        "info    near-mtu                   ens33          \
+         192.168.30.71 → 192.168.30.72  3 packets, first 2023-11-14T22:13:20.000000Z"
+    );
+    assert_eq!(
+        lines[3],
+        "        outer packets up to 104 bytes come within a few bytes of the 110-byte MTU of \
+         ens33: any extra header on the path (VLAN, another tunnel) drops or fragments them; \
+         3 carry DF, so they are dropped, not fragmented"
+    );
+    assert_eq!(lines.len(), 7, "{text}");
 }

@@ -5,12 +5,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use crate::calico::autodetect::default_exclusion;
+use crate::decode::Encap;
 use crate::report::{Report, TunnelRow};
 
-use super::{Expect, Finding, Severity};
+use super::{Expect, Finding, FindingKind, Severity};
 
 fn finding(
-    kind: &'static str,
+    kind: FindingKind,
     severity: Severity,
     iface: &str,
     t: &TunnelRow,
@@ -20,7 +21,7 @@ fn finding(
     Finding {
         kind,
         severity,
-        interface: iface.to_string(),
+        interface: vec![iface.to_string()],
         outer_src: Some(t.outer_src),
         outer_dst: Some(t.outer_dst),
         encap: Some(t.encap),
@@ -43,14 +44,14 @@ pub(super) fn interfaces(r: &Report, e: &Expect, out: &mut Vec<Finding>) {
         let pair = format!("{} → {}", e.label(t.outer_src), e.label(t.outer_dst));
         if !e.ifaces.is_empty() && !e.ifaces.iter().any(|x| x == iface) {
             out.push(finding(
-                "unexpected-interface",
+                FindingKind::UnexpectedInterface,
                 Severity::Error,
                 iface,
                 t,
                 t.packets,
                 format!(
                     "{} tunnel {pair} crosses {iface}, but tunnel traffic is expected only on {}",
-                    t.encap,
+                    t.encap.as_str(),
                     e.ifaces.join(", ")
                 ),
             ));
@@ -77,7 +78,7 @@ pub(super) fn interfaces(r: &Report, e: &Expect, out: &mut Vec<Finding>) {
                 }
                 if !why.is_empty() {
                     out.push(finding(
-                        "unexpected-interface",
+                        FindingKind::UnexpectedInterface,
                         Severity::Error,
                         iface,
                         t,
@@ -85,7 +86,7 @@ pub(super) fn interfaces(r: &Report, e: &Expect, out: &mut Vec<Finding>) {
                         format!(
                             "{} tunnel {pair}: {}; IP_AUTODETECTION_METHOD={} picks {} {} on this host, \
                              so Calico would put the tunnel there",
-                            t.encap,
+                            t.encap.as_str(),
                             why.join(" and "),
                             m.method,
                             m.interface,
@@ -104,7 +105,7 @@ pub(super) fn interfaces(r: &Report, e: &Expect, out: &mut Vec<Finding>) {
             if !outside.is_empty() {
                 let cidrs: Vec<String> = e.cidrs.iter().map(|c| c.to_string()).collect();
                 out.push(finding(
-                    "unexpected-interface",
+                    FindingKind::UnexpectedInterface,
                     Severity::Error,
                     iface,
                     t,
@@ -112,7 +113,7 @@ pub(super) fn interfaces(r: &Report, e: &Expect, out: &mut Vec<Finding>) {
                     format!(
                         "{} tunnel {pair} on {iface} uses {} outside the expected underlay {}: \
                          the tunnel runs over another network than intended",
-                        t.encap,
+                        t.encap.as_str(),
                         outside.join(" and "),
                         cidrs.join(", ")
                     ),
@@ -147,9 +148,9 @@ pub(super) fn two_nics(r: &Report, e: &Expect, out: &mut Vec<Finding>) {
             .map(|(i, s, d, n)| format!("{s} → {d} on {i} ({n} packets)"))
             .collect();
         out.push(Finding {
-            kind: "unexpected-interface",
+            kind: FindingKind::UnexpectedInterface,
             severity: Severity::Warning,
-            interface: nics.into_iter().collect::<Vec<_>>().join(", "),
+            interface: nics.into_iter().map(str::to_string).collect(),
             outer_src: Some(rows[0].1),
             outer_dst: Some(rows[0].2),
             encap: None,
@@ -226,9 +227,9 @@ pub(super) fn asymmetry(r: &Report, e: &Expect, out: &mut Vec<Finding>) {
             let f: Vec<&str> = fwd.iter().map(String::as_str).collect();
             let v: Vec<&str> = rev.iter().map(String::as_str).collect();
             out.push(Finding {
-                kind: "asymmetric-path",
+                kind: FindingKind::AsymmetricPath,
                 severity: Severity::Warning,
-                interface: f.iter().chain(&v).copied().collect::<Vec<_>>().join(", "),
+                interface: fwd.iter().chain(rev).cloned().collect(),
                 outer_src: pair.map(|p| p.0),
                 outer_dst: pair.map(|p| p.1),
                 encap: None,
@@ -251,7 +252,7 @@ pub(super) fn mtu(r: &Report, e: &Expect, out: &mut Vec<Finding>) {
     for (iface, t) in tunnels(r) {
         if t.fragments > 0 {
             out.push(finding(
-                "fragmentation",
+                FindingKind::Fragmentation,
                 Severity::Warning,
                 iface,
                 t,
@@ -260,7 +261,9 @@ pub(super) fn mtu(r: &Report, e: &Expect, out: &mut Vec<Finding>) {
                     "{} of {} outer packets of this {} tunnel are IP fragments: the encapsulated \
                      packets are bigger than the path MTU (lower the tunnel MTU, e.g. 1480 for \
                      IPIP and 1450 for VXLAN on a 1500 underlay)",
-                    t.fragments, t.packets, t.encap
+                    t.fragments,
+                    t.packets,
+                    t.encap.as_str()
                 ),
             ));
         }
@@ -272,7 +275,7 @@ pub(super) fn mtu(r: &Report, e: &Expect, out: &mut Vec<Finding>) {
                 (Severity::Info, "come within a few bytes of")
             };
             out.push(finding(
-                "near-mtu",
+                FindingKind::NearMtu,
                 sev,
                 iface,
                 t,
@@ -299,9 +302,9 @@ pub(super) fn mtu(r: &Report, e: &Expect, out: &mut Vec<Finding>) {
 pub(super) fn too_big(r: &Report, e: &Expect, out: &mut Vec<Finding>) {
     for t in &r.too_big {
         out.push(Finding {
-            kind: "icmp-too-big",
+            kind: FindingKind::IcmpTooBig,
             severity: Severity::Error,
-            interface: t.interface.clone(),
+            interface: vec![t.interface.clone()],
             outer_src: Some(t.outer_src),
             outer_dst: Some(t.outer_dst),
             encap: Some(t.encap),
@@ -311,7 +314,7 @@ pub(super) fn too_big(r: &Report, e: &Expect, out: &mut Vec<Finding>) {
                  ICMP is filtered or ignored, large pod packets vanish (an MTU black hole)",
                 e.label(t.from),
                 e.label(t.to),
-                t.encap,
+                t.encap.as_str(),
                 e.label(t.outer_dst),
                 t.mtu
             ),
@@ -348,7 +351,7 @@ pub(super) fn pods(r: &Report, e: &Expect, out: &mut Vec<Finding>) {
             String::new()
         };
         out.push(finding(
-            "outside-pod-cidr",
+            FindingKind::OutsidePodCidr,
             Severity::Warning,
             iface,
             t,
@@ -357,7 +360,7 @@ pub(super) fn pods(r: &Report, e: &Expect, out: &mut Vec<Finding>) {
                 "inner pairs {}{more} in this {} tunnel are not both inside the pod network {pools}: \
                  another overlay, host traffic routed into the tunnel, or a wrong --pod-cidr",
                 shown.join(", "),
-                t.encap
+                t.encap.as_str()
             ),
         ));
     }
@@ -368,9 +371,9 @@ pub(super) fn pods(r: &Report, e: &Expect, out: &mut Vec<Finding>) {
             continue;
         }
         out.push(Finding {
-            kind: "unencapsulated-pod-traffic",
+            kind: FindingKind::UnencapsulatedPodTraffic,
             severity: Severity::Error,
-            interface: p.interface.clone(),
+            interface: vec![p.interface.clone()],
             outer_src: Some(p.src),
             outer_dst: Some(p.dst),
             encap: None,
@@ -398,20 +401,20 @@ pub(super) fn unknown_peers(r: &Report, e: &Expect, out: &mut Vec<Finding>) {
         if strangers.is_empty() {
             continue;
         }
-        let felix = if t.encap == "ipip" {
+        let felix = if t.encap == Encap::Ipip {
             " Felix accepts IPIP only from node addresses, so the receiver drops it."
         } else {
             ""
         };
         out.push(finding(
-            "unknown-peer",
+            FindingKind::UnknownPeer,
             Severity::Error,
             iface,
             t,
             t.packets,
             format!(
                 "{} tunnel {} → {} on {iface}: {} is no known node address.{felix}",
-                t.encap,
+                t.encap.as_str(),
                 e.label(t.outer_src),
                 e.label(t.outer_dst),
                 strangers.join(" and ")

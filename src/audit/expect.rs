@@ -5,13 +5,13 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::nodes::Nodes;
 
 /// The interface and address `--expect-method` picks, and the host's own
 /// addresses (to tell this node's tunnels from others in multi-node files).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MethodPick {
     pub method: String,
     pub interface: String,
@@ -25,25 +25,25 @@ pub struct MethodPick {
 }
 
 /// Everything the checks need besides the report.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Expect {
     /// `--expect-iface`: tunnel traffic belongs on these NICs only.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ifaces: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub method: Option<MethodPick>,
     /// `--expect-cidr`: outer addresses belong in these networks.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cidrs: Vec<IpNet>,
     /// `--pod-cidr`: the IP pools.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pod_cidrs: Vec<IpNet>,
     #[serde(skip)]
     pub nodes: Option<Nodes>,
     /// MTU when an interface has none of its own in `iface_mtu`.
     pub mtu: u32,
     /// Per-interface MTU (live capture).
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub iface_mtu: BTreeMap<String, u32>,
     /// Outer packets within this many bytes of the MTU are "near" it.
     pub mtu_margin: u32,

@@ -5,9 +5,7 @@ use crate::flows::Limits;
 use std::io::Write;
 use std::path::PathBuf;
 
-use serde::Serialize;
-
-use crate::audit::{audit, read_nodes, Expect, Finding, MethodPick};
+use crate::audit::{audit, read_nodes, Audited, Expect, Finding, MethodPick};
 use crate::cli::{AuditArgs, OutFormat};
 use crate::exit;
 use crate::iface::IfaceTable;
@@ -19,14 +17,6 @@ use crate::sources::file::{FileError, FileOptions};
 use super::autodetect::load_host;
 
 pub(crate) mod live;
-
-/// The JSON answer: findings first, then what was expected and the report.
-#[derive(Serialize)]
-struct Output<'a> {
-    findings: &'a [Finding],
-    expect: &'a Expect,
-    report: &'a Report,
-}
 
 pub fn run(args: &AuditArgs) -> u8 {
     run_on(&Host, args, &mut std::io::stdout())
@@ -53,14 +43,15 @@ pub fn run_on(platform: &dyn Platform, args: &AuditArgs, out: &mut dyn Write) ->
         }
     };
     let mut findings = audit(&report, &expect);
-    findings.retain(|f| !args.ignore.iter().any(|k| k == f.kind));
+    findings.retain(|f| !args.ignore.iter().any(|k| k == f.kind.as_str()));
+    let clean = findings.is_empty();
     let written = match args.format {
         OutFormat::Json => serde_json::to_writer_pretty(
             &mut *out,
-            &Output {
-                findings: &findings,
-                expect: &expect,
-                report: &report,
+            &Audited {
+                findings,
+                expect,
+                report,
             },
         )
         .map_err(std::io::Error::from)
@@ -73,7 +64,7 @@ pub fn run_on(platform: &dyn Platform, args: &AuditArgs, out: &mut dyn Write) ->
             return exit::USAGE;
         }
     }
-    if findings.is_empty() {
+    if clean {
         code
     } else {
         exit::FINDINGS
@@ -213,8 +204,8 @@ fn table(findings: &[Finding], report: &Report, out: &mut dyn Write) -> std::io:
             out,
             "\n{:<7} {:<26} {:<14} {pair}  {} packets{}",
             f.severity.as_str(),
-            f.kind,
-            f.interface,
+            f.kind.as_str(),
+            f.interfaces(),
             f.packets,
             f.first_seen
                 .as_ref()

@@ -4,6 +4,8 @@
 //! reply inside the tunnel: NIC, encapsulation, outer pair, round-trip time.
 
 mod echo;
+#[cfg(test)]
+mod table_tests;
 
 use std::io::Write;
 use std::net::IpAddr;
@@ -16,7 +18,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::cli::{OutFormat, ProbeArgs};
-use crate::decode::{Decoded, Kind};
+use crate::decode::{Decoded, Encap, Kind};
 use crate::exit;
 use crate::flows::Limits;
 use crate::os::{EchoSocket, Host, Platform};
@@ -34,14 +36,21 @@ const GAP: Duration = Duration::from_millis(100);
 /// Extra time for the capture loops to see the last reply.
 const SETTLE: Duration = Duration::from_millis(150);
 
+/// Which way a marked echo was going.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    Request,
+    Reply,
+}
+
 /// One marked echo seen on a NIC.
 #[derive(Debug, Clone, Serialize)]
 pub struct Sighting {
     pub interface: String,
-    /// `request` or `reply`.
-    pub direction: &'static str,
+    pub direction: Direction,
     /// The tunnel's encapsulation, `null` when the echo crossed in plain IP.
-    pub encap: Option<&'static str>,
+    pub encap: Option<Encap>,
     pub outer_src: IpAddr,
     pub outer_dst: IpAddr,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -242,13 +251,17 @@ fn ping(
 
 fn sighting(name: &str, d: &Decoded, e: Echo, ts_ns: u64) -> Option<Sighting> {
     let (encap, src, dst, vni) = match d.kind {
-        Kind::Tunnel(t) => (Some(t.encap.as_str()), t.outer_src, t.outer_dst, t.vni),
+        Kind::Tunnel(t) => (Some(t.encap), t.outer_src, t.outer_dst, t.vni),
         Kind::Plain(p) => (None, p.src, p.dst, None),
         _ => return None,
     };
     Some(Sighting {
         interface: name.to_string(),
-        direction: if e.request { "request" } else { "reply" },
+        direction: if e.request {
+            Direction::Request
+        } else {
+            Direction::Reply
+        },
         encap,
         outer_src: src,
         outer_dst: dst,
@@ -278,13 +291,13 @@ fn report(
 ) -> u8 {
     let req = seen
         .iter()
-        .find(|s| s.direction == "request" && s.encap.is_some());
+        .find(|s| s.direction == Direction::Request && s.encap.is_some());
     let rep = seen
         .iter()
-        .find(|s| s.direction == "reply" && s.encap.is_some());
+        .find(|s| s.direction == Direction::Reply && s.encap.is_some());
     let plain_req = seen
         .iter()
-        .find(|s| s.direction == "request" && s.encap.is_none());
+        .find(|s| s.direction == Direction::Request && s.encap.is_none());
     let rtt_ms = (!rtts.is_empty()).then(|| {
         let min = rtts.iter().map(|(_, d)| *d).min().unwrap_or_default();
         (min.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0
@@ -372,7 +385,7 @@ fn table(
                 out,
                 "{what:<8} {:<12} {:<7} {} → {}",
                 s.interface,
-                s.encap.unwrap_or("plain"),
+                s.encap.map_or("plain", Encap::as_str),
                 s.outer_src,
                 s.outer_dst
             )?,

@@ -70,8 +70,12 @@ pub fn decode_frame_into(data: &[u8], linktype: LinkType, cfg: &DecodeConfig, ou
     }
 }
 
-/// Which encapsulation a tunnel uses (the JSON `encap` values).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// Which encapsulation a tunnel uses; serde writes the JSON `encap` values
+/// ([`Encap::as_str`]).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Encap {
     /// IPv4 in IPv4 (protocol 4): Calico IPIP.
     Ipip,
@@ -96,11 +100,6 @@ impl Encap {
         Encap::Vxlan,
         Encap::Geneve,
     ];
-
-    /// The encapsulation whose [`Encap::as_str`] name is `name`.
-    pub fn from_name(name: &str) -> Option<Encap> {
-        Encap::ALL.into_iter().find(|e| e.as_str() == name)
-    }
 
     pub fn as_str(self) -> &'static str {
         match self {

@@ -147,18 +147,6 @@ fn cut(s: &str, width: usize) -> &str {
     }
 }
 
-/// The terminal's width in columns (fallback 100).
-pub fn terminal_width(fd: i32) -> usize {
-    // SAFETY: TIOCGWINSZ fills a winsize struct; failure leaves it zeroed.
-    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
-    let rc = unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) };
-    if rc == 0 && ws.ws_col > 0 {
-        usize::from(ws.ws_col)
-    } else {
-        100
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,4 +1,5 @@
-//! One renderer per format, each writing to any `Write` (tests capture into a Vec).
+//! One renderer per output format (table, json, jsonl) and the live view,
+//! each drawing from a [`Report`] into any `Write` (tests capture into a Vec).
 
 pub mod json;
 pub mod live_view;

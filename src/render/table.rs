@@ -1,10 +1,11 @@
-//! The human table: per interface, its tunnels with their top inner pairs,
-//! then a one-line verdict; warnings for tunnels seen on several links.
+//! The human table: per interface, its kernel counters when live, its
+//! tunnels with their top inner pairs, then a one-line verdict; after the
+//! interfaces, warnings for tunnels seen on several links, the decode stops
+//! and the inputs that failed.
 
 use std::io::{self, Write};
 
-use crate::decode::Encap;
-use crate::report::{Link, Report, TunnelRow};
+use crate::report::{layer_name, reason_name, Link, Report, TunnelRow};
 
 pub fn render(report: &Report, top: usize, out: &mut dyn Write) -> io::Result<()> {
     let p = &report.packets;
@@ -30,7 +31,7 @@ pub fn render(report: &Report, top: usize, out: &mut dyn Write) -> io::Result<()
             writeln!(
                 out,
                 "! {} {} → {}{} seen on {} interfaces: {}",
-                encap_label(m.encap),
+                m.encap.label(),
                 m.outer_src,
                 m.outer_dst,
                 vni_suffix(m.vni),
@@ -44,7 +45,10 @@ pub fn render(report: &Report, top: usize, out: &mut dyn Write) -> io::Result<()
         let parts: Vec<String> = report
             .decode_stops
             .iter()
-            .map(|s| format!("{} {}: {}", s.layer, s.reason, s.packets))
+            .map(|s| {
+                let (layer, reason) = (layer_name(s.layer), reason_name(s.reason));
+                format!("{layer} {reason}: {}", s.packets)
+            })
             .collect();
         writeln!(out, "decode stops: {}", parts.join(", "))?;
     }
@@ -162,7 +166,7 @@ fn render_link(link: &Link, top: usize, out: &mut dyn Write) -> io::Result<()> {
 
 fn tunnel_cells(t: &TunnelRow) -> [String; 7] {
     [
-        encap_label(t.encap).to_string(),
+        t.encap.label().to_string(),
         t.outer_src.to_string(),
         t.outer_dst.to_string(),
         t.vni.map(|v| v.to_string()).unwrap_or_else(|| "-".into()),
@@ -198,7 +202,7 @@ pub fn verdict(link: &Link) -> String {
             };
             format!(
                 "{} {} → {}{} ({} pkts{})",
-                encap_label(t.encap),
+                t.encap.label(),
                 t.outer_src,
                 t.outer_dst,
                 vni_suffix(t.vni),
@@ -218,14 +222,6 @@ pub fn verdict(link: &Link) -> String {
 
 fn vni_suffix(vni: Option<u32>) -> String {
     vni.map(|v| format!(" vni {v}")).unwrap_or_default()
-}
-
-/// `ipip` → `IPIP`: the label users know (the report keeps the JSON name).
-pub fn encap_label(encap: &str) -> &str {
-    match Encap::from_name(encap) {
-        Some(e) => e.label(),
-        None => encap,
-    }
 }
 
 /// `1 packet`, `2 packets`.

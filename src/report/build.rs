@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::decode::{Layer, Reason};
+use crate::decode::Encap;
 use crate::flows::{Counts, FlowTable, PairCounts, PairKey, TunnelKey, TunnelStats};
 use crate::iface::{IfaceId, IfaceTable};
 use crate::timefmt::rfc3339;
@@ -70,8 +70,13 @@ pub fn build_report(
         let mut order: Vec<usize> = (0..rows.len()).collect();
         order.sort_by(|&i, &j| {
             let (a, b) = (&rows[i], &rows[j]);
+            // Encaps by name, as when they were strings: the JSON order stays.
             b.packets.cmp(&a.packets).then_with(|| {
-                (a.encap, a.outer_src, a.outer_dst).cmp(&(b.encap, b.outer_src, b.outer_dst))
+                (a.encap.as_str(), a.outer_src, a.outer_dst).cmp(&(
+                    b.encap.as_str(),
+                    b.outer_src,
+                    b.outer_dst,
+                ))
             })
         });
         let mut rows: Vec<Option<TunnelRow>> = rows.into_iter().map(Some).collect();
@@ -82,8 +87,8 @@ pub fn build_report(
         .stops
         .iter()
         .map(|(e, n)| StopCount {
-            layer: layer_name(e.layer).into(),
-            reason: reason_name(e.reason).into(),
+            layer: e.layer,
+            reason: e.reason,
             packets: *n,
         })
         .collect();
@@ -137,7 +142,7 @@ fn too_big_rows(table: &FlowTable, ifaces: &IfaceTable) -> Vec<TooBigRow> {
             interface: ifaces.name(k.iface),
             from: k.from,
             to: k.to,
-            encap: k.quoted.encap.as_str(),
+            encap: k.quoted.encap,
             outer_src: k.quoted.quoted_src,
             outer_dst: k.quoted.quoted_dst,
             mtu: k.quoted.mtu,
@@ -186,7 +191,7 @@ fn tunnel_row(k: &TunnelKey, s: &TunnelStats, pairs: Vec<(PairKey, PairCounts)>)
             .then((a.src, a.dst).cmp(&(b.src, b.dst)))
     });
     TunnelRow {
-        encap: k.encap.as_str(),
+        encap: k.encap,
         outer_src: k.outer_src,
         outer_dst: k.outer_dst,
         vni: k.vni,
@@ -219,8 +224,11 @@ fn multi_interface(links: &[Link]) -> Vec<MultiInterface> {
     if links.len() < 2 {
         return Vec::new();
     }
+    // The encap's name leads the key: rows keep the order they had when
+    // encaps were strings.
     type Key = (
         &'static str,
+        Encap,
         std::net::IpAddr,
         std::net::IpAddr,
         Option<u32>,
@@ -228,7 +236,7 @@ fn multi_interface(links: &[Link]) -> Vec<MultiInterface> {
     let mut seen: BTreeMap<Key, Vec<IfaceCount>> = BTreeMap::new();
     for link in links {
         for t in &link.tunnels {
-            seen.entry((t.encap, t.outer_src, t.outer_dst, t.vni))
+            seen.entry((t.encap.as_str(), t.encap, t.outer_src, t.outer_dst, t.vni))
                 .or_default()
                 .push(IfaceCount {
                     interface: link.interface.clone(),
@@ -239,7 +247,7 @@ fn multi_interface(links: &[Link]) -> Vec<MultiInterface> {
     seen.into_iter()
         .filter(|(_, v)| v.len() > 1)
         .map(
-            |((encap, outer_src, outer_dst, vni), interfaces)| MultiInterface {
+            |((_, encap, outer_src, outer_dst, vni), interfaces)| MultiInterface {
                 encap,
                 outer_src,
                 outer_dst,
@@ -248,27 +256,4 @@ fn multi_interface(links: &[Link]) -> Vec<MultiInterface> {
             },
         )
         .collect()
-}
-
-pub fn layer_name(l: Layer) -> &'static str {
-    match l {
-        Layer::Link => "link",
-        Layer::OuterIp => "outer-ip",
-        Layer::Tunnel => "tunnel",
-        Layer::InnerLink => "inner-link",
-        Layer::InnerIp => "inner-ip",
-    }
-}
-
-pub fn reason_name(r: Reason) -> &'static str {
-    match r {
-        Reason::Truncated => "truncated",
-        Reason::Malformed => "malformed",
-        Reason::UnsupportedLinkType => "unsupported-link-type",
-        Reason::DepthLimit => "depth-limit",
-        Reason::PppoeDiscovery => "pppoe-discovery",
-        Reason::PppNotIp => "ppp-not-ip",
-        Reason::Nsh => "nsh",
-        Reason::CiscoMetadata => "cisco-metadata",
-    }
 }

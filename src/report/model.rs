@@ -1,10 +1,14 @@
-//! Serializable report types.
+//! The report's types. They serialise to the JSON contract of the README and
+//! read it back, so tests and tools that consume a report use these types,
+//! not untyped JSON.
 
 use std::net::IpAddr;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+use crate::decode::{Encap, Layer, Reason};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Report {
     pub packets: PacketTotals,
     pub links: Vec<Link>,
@@ -15,18 +19,18 @@ pub struct Report {
     /// Inputs read, with damage if any.
     pub sources: Vec<SourceInfo>,
     /// Non-tunnel IP pairs per interface (bounded), for audits.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub plain: Vec<PlainFlowRow>,
     /// Plain pairs past the bound, counted together.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub plain_other: Option<CountRow>,
     /// ICMP too-big errors quoting a tunnel packet.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub too_big: Vec<TooBigRow>,
 }
 
 /// A non-tunnel IP pair seen on one interface.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PlainFlowRow {
     pub interface: String,
     pub src: IpAddr,
@@ -39,13 +43,13 @@ pub struct PlainFlowRow {
 }
 
 /// An ICMP "fragmentation needed" / "packet too big" about a tunnel packet.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct TooBigRow {
     pub interface: String,
     /// Sender of the ICMP error.
     pub from: IpAddr,
     pub to: IpAddr,
-    pub encap: &'static str,
+    pub encap: Encap,
     /// Outer pair of the quoted tunnel packet.
     pub outer_src: IpAddr,
     pub outer_dst: IpAddr,
@@ -54,14 +58,14 @@ pub struct TooBigRow {
     pub first_seen: String,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
 pub struct PacketTotals {
     pub total: u64,
     pub tunnelled: u64,
     pub undecodable: u64,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Link {
     pub interface: String,
     pub packets: u64,
@@ -76,9 +80,9 @@ pub struct Link {
     pub capture: Option<CaptureStats>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct TunnelRow {
-    pub encap: &'static str,
+    pub encap: Encap,
     pub outer_src: IpAddr,
     pub outer_dst: IpAddr,
     pub vni: Option<u32>,
@@ -98,7 +102,7 @@ pub struct TunnelRow {
     pub max_depth: u8,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PairRow {
     pub src: IpAddr,
     pub dst: IpAddr,
@@ -106,15 +110,15 @@ pub struct PairRow {
     pub bytes: u64,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 pub struct CountRow {
     pub packets: u64,
     pub bytes: u64,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct MultiInterface {
-    pub encap: &'static str,
+    pub encap: Encap,
     pub outer_src: IpAddr,
     pub outer_dst: IpAddr,
     pub vni: Option<u32>,
@@ -122,20 +126,22 @@ pub struct MultiInterface {
     pub interfaces: Vec<IfaceCount>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct IfaceCount {
     pub interface: String,
     pub packets: u64,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct StopCount {
-    pub layer: String,
-    pub reason: String,
+    #[serde(with = "super::names::layer")]
+    pub layer: Layer,
+    #[serde(with = "super::names::reason")]
+    pub reason: Reason,
     pub packets: u64,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct SourceInfo {
     /// File path or `live:<iface>`.
     pub name: String,
@@ -152,7 +158,7 @@ pub struct SourceInfo {
 }
 
 /// libpcap's counters for one live interface.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
 pub struct CaptureStats {
     pub received: u64,
     pub dropped_by_kernel: u64,
@@ -164,12 +170,12 @@ pub struct CaptureStats {
     pub error: Option<String>,
     /// Times the NIC was not captured (down, deleted), oldest first; capture
     /// resumes by itself when it comes back.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gaps: Vec<CaptureGap>,
 }
 
 /// A stretch of time a live NIC was not captured.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
 pub struct CaptureGap {
     pub start: String,
     /// `None` while (or if at the end still) not capturing.
