@@ -8,9 +8,11 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use crate::calico::fdb::vxlan_underlay;
+use crate::calico::host::HostInfo;
 use crate::calico::routes::{peers, route_get, tunnel_routes, TunnelRoute};
 use crate::cli::{OutFormat, RoutesArgs};
 use crate::exit;
+use crate::os::netlink::Netlink;
 
 /// A tunnel route with its protocol spelled out.
 #[derive(Debug, Clone, Serialize)]
@@ -59,11 +61,11 @@ fn proto_name(p: u8) -> String {
 /// Reads the tunnel routes over `devs` (empty: Calico's) and asks the kernel
 /// for each peer's path. A VXLAN peer is a VTEP address whose `route get`
 /// names the VXLAN device itself, so its node address is looked up first.
-pub fn predict(devs: &[String]) -> Result<Routes, String> {
+pub fn predict(host: &dyn HostInfo, devs: &[String]) -> Result<Routes, String> {
     let devs: Vec<&str> = devs.iter().map(String::as_str).collect();
-    let routes: Vec<TunnelRoute> = tunnel_routes(&devs)
+    let routes: Vec<TunnelRoute> = tunnel_routes(host, &devs)
         .map_err(|e| format!("cannot read the routing table over netlink: {e}"))?;
-    let links = crate::calico::host::links().unwrap_or_default();
+    let links = host.links().unwrap_or_default();
     let peer_rows = peers(&routes)
         .into_iter()
         .map(|peer| {
@@ -76,8 +78,8 @@ pub fn predict(devs: &[String]) -> Result<Routes, String> {
                 .iter()
                 .find(|r| r.via == peer && r.dev.contains("vxlan"))
                 .and_then(|r| links.iter().find(|(_, n)| *n == r.dev))
-                .and_then(|(idx, _)| vxlan_underlay(*idx, peer).ok().flatten());
-            match route_get(underlay.unwrap_or(peer)) {
+                .and_then(|(idx, _)| vxlan_underlay(host, *idx, peer).ok().flatten());
+            match route_get(host, underlay.unwrap_or(peer)) {
                 Ok(p) => PeerRow {
                     peer,
                     underlay,
@@ -115,7 +117,7 @@ pub fn predict(devs: &[String]) -> Result<Routes, String> {
 }
 
 pub fn run(args: &RoutesArgs) -> u8 {
-    let r = match predict(&args.devs) {
+    let r = match predict(&Netlink, &args.devs) {
         Ok(r) => r,
         Err(e) => {
             super::error(e);
@@ -147,38 +149,83 @@ pub fn run(args: &RoutesArgs) -> u8 {
     exit::OK
 }
 
-fn table(r: &Routes, out: &mut dyn Write) -> std::io::Result<()> {
-    writeln!(out, "{:<20} {:<18} {:<14} PROTO", "BLOCK", "VIA", "DEV")?;
-    for x in &r.routes {
-        writeln!(
-            out,
-            "{:<20} {:<18} {:<14} {}",
-            x.block,
-            x.via.to_string(),
-            x.dev,
-            x.proto_name
-        )?;
-    }
-    writeln!(out)?;
-    writeln!(
-        out,
-        "{:<18} {:<14} {:<18} GATEWAY",
-        "PEER", "INTERFACE", "SOURCE"
-    )?;
-    for p in &r.peers {
-        let opt = |a: Option<IpAddr>| a.map(|a| a.to_string()).unwrap_or_else(|| "-".into());
-        match &p.error {
-            Some(e) => writeln!(out, "{:<18} {e}", p.peer.to_string())?,
-            None => writeln!(
-                out,
-                "{:<18} {:<16} {:<14} {:<18} {}",
-                p.peer.to_string(),
-                p.underlay.unwrap_or(p.peer).to_string(),
-                p.interface.as_deref().unwrap_or("-"),
-                opt(p.source),
-                opt(p.gateway)
-            )?,
+/// Writes `rows` under `head`, each column as wide as its widest cell, two
+/// spaces apart; the last column is not padded. A short row's last cell
+/// (a note such as an error) runs on and widens no column.
+fn columns(out: &mut dyn Write, head: &[&str], rows: &[Vec<String>]) -> std::io::Result<()> {
+    let mut w: Vec<usize> = head.iter().map(|h| h.len()).collect();
+    for r in rows {
+        let sized = if r.len() < head.len() {
+            r.len().saturating_sub(1)
+        } else {
+            r.len()
+        };
+        for (i, cell) in r.iter().take(sized).enumerate() {
+            if let Some(x) = w.get_mut(i) {
+                *x = (*x).max(cell.len());
+            }
         }
     }
+    let line = |out: &mut dyn Write, cells: &[&str]| -> std::io::Result<()> {
+        let last = cells.len().saturating_sub(1);
+        let mut text = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            if i == last {
+                text.push_str(c);
+            } else {
+                text.push_str(&format!("{c:<width$}  ", width = w[i]));
+            }
+        }
+        writeln!(out, "{}", text.trim_end())
+    };
+    line(out, head)?;
+    for r in rows {
+        let cells: Vec<&str> = r.iter().map(String::as_str).collect();
+        line(out, &cells)?;
+    }
     Ok(())
+}
+
+/// The routes table, a blank line, then one row per peer: the peer (route
+/// gateway), the node address whose path is shown (the peer itself, or the
+/// underlay address behind a VXLAN VTEP), and the kernel's answer. A peer
+/// without a path shows why in the INTERFACE column.
+fn table(r: &Routes, out: &mut dyn Write) -> std::io::Result<()> {
+    let routes: Vec<Vec<String>> = r
+        .routes
+        .iter()
+        .map(|x| {
+            vec![
+                x.block.clone(),
+                x.via.to_string(),
+                x.dev.clone(),
+                x.proto_name.clone(),
+            ]
+        })
+        .collect();
+    columns(out, &["BLOCK", "VIA", "DEV", "PROTO"], &routes)?;
+    writeln!(out)?;
+    let opt = |a: Option<IpAddr>| a.map(|a| a.to_string()).unwrap_or_else(|| "-".into());
+    let peers: Vec<Vec<String>> = r
+        .peers
+        .iter()
+        .map(|p| {
+            let node = p.underlay.unwrap_or(p.peer).to_string();
+            match &p.error {
+                Some(e) => vec![p.peer.to_string(), node, format!("({e})")],
+                None => vec![
+                    p.peer.to_string(),
+                    node,
+                    p.interface.clone().unwrap_or_else(|| "-".into()),
+                    opt(p.source),
+                    opt(p.gateway),
+                ],
+            }
+        })
+        .collect();
+    columns(
+        out,
+        &["PEER", "NODE", "INTERFACE", "SOURCE", "GATEWAY"],
+        &peers,
+    )
 }

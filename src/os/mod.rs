@@ -1,0 +1,3 @@
+//! Every contact with the operating system, behind small traits tests can fake.
+
+pub mod netlink;
