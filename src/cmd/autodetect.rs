@@ -102,11 +102,16 @@ pub struct HostSource {
 
 /// Reads the host from `--host-file` or from this network namespace.
 pub fn load_host(a: &HostArgs) -> Result<HostSource, String> {
-    load_host_from(a, &Netlink)
+    load_host_from(a, &Netlink, Box::new(SystemResolver))
 }
 
-/// Reads the host from `--host-file` or from `kernel`.
-pub fn load_host_from(a: &HostArgs, kernel: &dyn HostInfo) -> Result<HostSource, String> {
+/// Reads the host from `--host-file`, or from `kernel` with `resolver`
+/// answering `can-reach=`.
+pub fn load_host_from(
+    a: &HostArgs,
+    kernel: &dyn HostInfo,
+    resolver: Box<dyn Resolver>,
+) -> Result<HostSource, String> {
     let family = if a.family == 6 {
         Family::V6
     } else {
@@ -135,7 +140,7 @@ pub fn load_host_from(a: &HostArgs, kernel: &dyn HostInfo) -> Result<HostSource,
             Ok(HostSource {
                 host,
                 family,
-                resolver: Box::new(SystemResolver),
+                resolver,
                 // A host without a default route simply gets no can-reach suggestion.
                 default_gateway: default_gateway(kernel, family).ok().flatten(),
                 internal_ips: a.internal_ips.clone(),
@@ -369,4 +374,133 @@ fn table_many(
         out,
         "Give one METHOD for the reason and the interfaces passed over."
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::calico::version::CURRENT;
+    use std::io;
+
+    /// A node with a point-to-point link listed last and an ordinary NIC.
+    struct Node;
+
+    impl HostInfo for Node {
+        fn links(&self) -> io::Result<Vec<(u32, String)>> {
+            Ok(vec![
+                (1, "lo".into()),
+                (2, "ens33".into()),
+                (3, "ppp0".into()),
+            ])
+        }
+        fn addresses(&self, _f: Option<Family>) -> io::Result<Vec<AddrEntry>> {
+            let e = |index, address: &str, local: &str, prefix_len| AddrEntry {
+                index,
+                prefix_len,
+                address: Some(address.parse().unwrap()),
+                local: Some(local.parse().unwrap()),
+            };
+            Ok(vec![
+                e(1, "127.0.0.1", "127.0.0.1", 8),
+                e(2, "192.168.30.71", "192.168.30.71", 24),
+                e(3, "10.0.0.2", "10.0.0.1", 24),
+            ])
+        }
+        fn routes(&self, _f: Family) -> io::Result<Vec<RouteEntry>> {
+            Ok(vec![RouteEntry {
+                dst: Some("0.0.0.0/0".parse().unwrap()),
+                table: 254,
+                proto: 3,
+                kind: 1,
+                priority: 0,
+                prefsrc: None,
+                hops: vec![(Some(2), Some("192.168.30.2".parse().unwrap()))],
+            }])
+        }
+        fn route_get(&self, dst: IpAddr) -> io::Result<RouteEntry> {
+            Err(io::Error::other(format!("no route to {dst}")))
+        }
+        fn neighbours(&self, _t: NeighTable) -> io::Result<Vec<NeighEntry>> {
+            Ok(Vec::new())
+        }
+    }
+
+    fn args(method: Option<&str>, format: OutFormat, version: &str) -> AutodetectArgs {
+        AutodetectArgs {
+            method: method.map(str::to_string),
+            host: HostArgs {
+                host_file: None,
+                internal_ips: Vec::new(),
+                family: 4,
+                calico_version: version.parse().unwrap(),
+            },
+            format,
+        }
+    }
+
+    /// `can-reach=` on the fake node: no route anywhere.
+    struct NoRoute;
+
+    impl Resolver for NoRoute {
+        fn route_source(&self, dest: &str, _f: Family) -> Result<IpAddr, String> {
+            Err(format!("no route to {dest}"))
+        }
+    }
+
+    fn printed(a: &AutodetectArgs) -> String {
+        let src = load_host_from(&a.host, &Node, Box::new(NoRoute)).unwrap();
+        let mut out = Vec::new();
+        answer(a, &src, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn one_method_table_names_the_rules() {
+        let text = printed(&args(Some("first-found"), OutFormat::Table, "3.32"));
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "method     first-found");
+        assert_eq!(lines[1], format!("rules      {}", CURRENT.rules()));
+        assert_eq!(lines[2], "interface  ppp0");
+        assert_eq!(lines[3], "address    10.0.0.1/32");
+        let old = printed(&args(Some("first-found"), OutFormat::Table, "3.31"));
+        assert!(old.contains("rules      Calico v3.31 ("), "{old}");
+        assert!(old.contains("address    10.0.0.1/24"), "{old}");
+    }
+
+    #[test]
+    fn many_methods_table_header_and_rows() {
+        let text = printed(&args(None, OutFormat::Table, "3.32"));
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            format!("Picks on this host by {}:", CURRENT.rules())
+        );
+        assert_eq!(lines[1], "METHOD                  INTERFACE  ADDRESS");
+        assert_eq!(lines[2], "first-found             ppp0       10.0.0.1/32");
+        assert!(
+            lines.contains(&"interface=ens33         ens33      192.168.30.71/24"),
+            "{text}"
+        );
+        assert!(
+            lines.contains(&"can-reach=192.168.30.2  -          (cannot find a route to can-reach destination \"192.168.30.2\": no route to 192.168.30.2)"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn json_names_the_rules() {
+        let one: serde_json::Value = serde_json::from_str(&printed(&args(
+            Some("interface=ppp0"),
+            OutFormat::Json,
+            "3.31",
+        )))
+        .unwrap();
+        assert_eq!(one["calico_version"], "v3.31");
+        assert_eq!(one["address"], "10.0.0.1/24");
+        let many: serde_json::Value =
+            serde_json::from_str(&printed(&args(None, OutFormat::Json, "3.32"))).unwrap();
+        assert_eq!(many["calico_version"], "v3.32");
+        assert_eq!(many["methods"][0]["address"], "10.0.0.1/32");
+        assert_eq!(many["methods"][0]["calico_version"], "v3.32");
+    }
 }

@@ -229,3 +229,156 @@ fn table(r: &Routes, out: &mut dyn Write) -> std::io::Result<()> {
         &peers,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::calico::autodetect::Family;
+    use crate::calico::host::{AddrEntry, NeighEntry, NeighTable, RouteEntry};
+    use std::io;
+
+    const MAC: [u8; 6] = [0x66, 0xee, 0xee, 0, 0, 0x48];
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn route(dst: &str, oif: u32, via: &str, proto: u8) -> RouteEntry {
+        RouteEntry {
+            dst: Some(dst.parse().unwrap()),
+            table: 254,
+            proto,
+            kind: 1,
+            priority: 0,
+            prefsrc: None,
+            hops: vec![(Some(oif), Some(ip(via)))],
+        }
+    }
+
+    /// A lab node: IPIP to .72, VXLAN to .73 (VTEP 10.244.9.0), and a peer
+    /// the kernel has no route to.
+    struct Node;
+
+    impl HostInfo for Node {
+        fn links(&self) -> io::Result<Vec<(u32, String)>> {
+            Ok(["lo", "ens33", "tunl0", "vxlan.calico"]
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (i as u32 + 1, n.to_string()))
+                .collect())
+        }
+        fn addresses(&self, _f: Option<Family>) -> io::Result<Vec<AddrEntry>> {
+            Ok(Vec::new())
+        }
+        fn routes(&self, f: Family) -> io::Result<Vec<RouteEntry>> {
+            Ok(match f {
+                Family::V4 => vec![
+                    route("0.0.0.0/0", 2, "192.168.30.2", 3),
+                    route("10.244.5.192/26", 3, "192.168.30.72", 12),
+                    route("10.244.9.0/26", 4, "10.244.9.0", 80),
+                    route("10.244.7.0/26", 3, "172.16.0.9", 12),
+                ],
+                Family::V6 => Vec::new(),
+            })
+        }
+        fn route_get(&self, dst: IpAddr) -> io::Result<RouteEntry> {
+            if dst == ip("172.16.0.9") {
+                return Err(io::Error::from_raw_os_error(libc::ENETUNREACH));
+            }
+            Ok(RouteEntry {
+                prefsrc: Some(ip("192.168.30.71")),
+                hops: vec![(Some(2), None)],
+                ..route(&format!("{dst}/32"), 2, "0.0.0.0", 0)
+            })
+        }
+        fn neighbours(&self, t: NeighTable) -> io::Result<Vec<NeighEntry>> {
+            let (dst, mac) = match t {
+                NeighTable::V4 => ("10.244.9.0", MAC),
+                NeighTable::Bridge => ("192.168.30.73", MAC),
+                NeighTable::V6 => return Ok(Vec::new()),
+            };
+            Ok(vec![NeighEntry {
+                ifindex: 4,
+                dst: Some(ip(dst)),
+                lladdr: mac.to_vec(),
+            }])
+        }
+    }
+
+    fn printed() -> Vec<String> {
+        let r = predict(&Node, &[]).unwrap();
+        let mut out = Vec::new();
+        table(&r, &mut out).unwrap();
+        String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn predicts_paths_through_a_fake_host() {
+        let r = predict(&Node, &[]).unwrap();
+        assert_eq!(r.routes.len(), 3, "the default route is not a tunnel route");
+        assert_eq!(r.routes[0].proto_name, "bird");
+        assert_eq!(r.routes[1].proto_name, "felix");
+        let vx = &r.peers[1];
+        assert_eq!(vx.peer, ip("10.244.9.0"));
+        assert_eq!(vx.underlay, Some(ip("192.168.30.73")));
+        assert_eq!(vx.interface.as_deref(), Some("ens33"));
+        assert_eq!(r.peers[0].underlay, None);
+        assert!(r.peers[2].error.as_deref().unwrap().contains("172.16.0.9"));
+    }
+
+    #[test]
+    fn route_table_header_and_rows_agree() {
+        let lines = printed();
+        assert_eq!(
+            lines[0],
+            "BLOCK            VIA            DEV           PROTO"
+        );
+        assert_eq!(
+            lines[1],
+            "10.244.5.192/26  192.168.30.72  tunl0         bird"
+        );
+        assert_eq!(
+            lines[2],
+            "10.244.9.0/26    10.244.9.0     vxlan.calico  felix"
+        );
+        assert_eq!(lines[4], "");
+    }
+
+    #[test]
+    fn peer_table_has_a_heading_per_value() {
+        let lines = printed();
+        let head = &lines[5];
+        assert_eq!(
+            head,
+            "PEER           NODE           INTERFACE  SOURCE         GATEWAY"
+        );
+        // The lab case of issue 8: five values under five headings, each
+        // value starting under its heading.
+        let ipip = &lines[6];
+        assert_eq!(
+            ipip,
+            "192.168.30.72  192.168.30.72  ens33      192.168.30.71  -"
+        );
+        for (h, v) in ["NODE", "INTERFACE", "SOURCE", "GATEWAY"].iter().zip([
+            "192.168.30.72  ens33",
+            "ens33",
+            "192.168.30.71",
+            "-",
+        ]) {
+            assert_eq!(head.find(h), ipip.rfind(v), "{h} over {v}");
+        }
+        assert_eq!(
+            lines[7],
+            "10.244.9.0     192.168.30.73  ens33      192.168.30.71  -"
+        );
+        assert!(
+            lines[8].starts_with("172.16.0.9     172.16.0.9     (ip route get 172.16.0.9: "),
+            "{}",
+            lines[8]
+        );
+    }
+}
