@@ -6,6 +6,11 @@
 //!   (`ip addr add 10.0.0.1 peer 10.0.0.2/24`) keeps its local address with
 //!   a full mask (10.0.0.1/32, fd00::1/128) where v3.31 and before kept the
 //!   prefix length (10.0.0.1/24). CrossSubnet uses that subnet.
+//!
+//! Releases before v3.25 are refused: their default exclusion list
+//! (unanchored, without `^br-.*` or `^nodelocaldns.*`, entries that came in
+//! patch releases) and `kubernetes-internal-ip` (none before v3.22, the
+//! masked network before v3.24) differ in ways tuntrace does not model.
 
 use std::fmt;
 use std::str::FromStr;
@@ -22,6 +27,9 @@ pub const CURRENT: CalicoVersion = CalicoVersion::new(3, 32);
 
 /// The first release that reads addresses over netlink.
 const NETLINK_ADDRESSES: CalicoVersion = CalicoVersion::new(3, 32);
+
+/// The oldest release whose rules tuntrace follows in full.
+pub const OLDEST: CalicoVersion = CalicoVersion::new(3, 25);
 
 impl CalicoVersion {
     pub const fn new(major: u16, minor: u16) -> CalicoVersion {
@@ -83,7 +91,14 @@ impl FromStr for CalicoVersion {
         if num()?.is_some() || major != 3 {
             return Err(format!("{}: tuntrace knows Calico v3 only", bad()));
         }
-        Ok(CalicoVersion::new(major, minor))
+        let v = CalicoVersion::new(major, minor);
+        if v < OLDEST {
+            return Err(format!(
+                "Calico {v} is older than {OLDEST}, whose exclusion list and \
+                 kubernetes-internal-ip tuntrace follows; earlier rules are not modelled"
+            ));
+        }
+        Ok(v)
     }
 }
 
@@ -98,6 +113,11 @@ mod tests {
         assert!("3".parse::<CalicoVersion>().is_err());
         assert!("3.x".parse::<CalicoVersion>().is_err());
         assert!("2.6".parse::<CalicoVersion>().is_err());
+        assert!("3.24"
+            .parse::<CalicoVersion>()
+            .unwrap_err()
+            .contains("v3.25"));
+        assert_eq!("3.25".parse(), Ok(OLDEST));
         assert!("3.31.1.1".parse::<CalicoVersion>().is_err());
         assert!(!CalicoVersion::new(3, 31).full_mask_on_point_to_point());
         assert!(CURRENT.full_mask_on_point_to_point());
