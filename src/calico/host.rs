@@ -60,8 +60,9 @@ pub enum NeighTable {
 pub trait HostInfo {
     /// Every link as (ifindex, name), in `ip link` order.
     fn links(&self) -> io::Result<Vec<(u32, String)>>;
-    /// Every address of `family` (all with `None`), in dump order.
-    fn addresses(&self, family: Option<Family>) -> io::Result<Vec<AddrEntry>>;
+    /// Every address of every family, in dump order (Calico dumps them all
+    /// and keeps a version by Go's rule).
+    fn addresses(&self) -> io::Result<Vec<AddrEntry>>;
     /// Every route of `family`, all tables, in dump order.
     fn routes(&self, family: Family) -> io::Result<Vec<RouteEntry>>;
     /// The kernel's answer to `ip route get <dst>`.
@@ -116,7 +117,7 @@ pub fn read_host(
     let mut by_index: HashMap<u32, Vec<IpNet>> = HashMap::new();
     // Calico dumps every family and keeps those of the wanted version by
     // Go's rule, so an IPv4-mapped IPv6 address counts as IPv4.
-    for e in info.addresses(None)? {
+    for e in info.addresses()? {
         let Some(net) = calico_address(&e, version) else {
             continue;
         };
@@ -261,7 +262,7 @@ mod tests {
                 (3, "eth0".into()),
             ])
         }
-        fn addresses(&self, _family: Option<Family>) -> io::Result<Vec<AddrEntry>> {
+        fn addresses(&self) -> io::Result<Vec<AddrEntry>> {
             Ok(vec![
                 entry(Some("10.0.0.2"), Some("10.0.0.1"), 24),
                 AddrEntry {

@@ -19,20 +19,15 @@ use crate::cli::{AutodetectArgs, HostArgs, OutFormat};
 use crate::exit;
 use crate::os::netlink::{Af, Netlink};
 
-/// The real kernel behind Calico's [`HostInfo`]: `os::netlink`'s entries
-/// carried over field by field.
+/// The real kernel behind Calico's [`HostInfo`] (for `autodetect`, `routes`
+/// and `audit`): `os::netlink`'s entries carried over field by field.
 impl HostInfo for Netlink {
     fn links(&self) -> std::io::Result<Vec<(u32, String)>> {
         Netlink::links(self)
     }
 
-    fn addresses(&self, family: Option<Family>) -> std::io::Result<Vec<AddrEntry>> {
-        let af = match family {
-            None => Af::All,
-            Some(Family::V4) => Af::V4,
-            Some(Family::V6) => Af::V6,
-        };
-        Ok(Netlink::addresses(self, af)?
+    fn addresses(&self) -> std::io::Result<Vec<AddrEntry>> {
+        Ok(Netlink::addresses(self, Af::All)?
             .into_iter()
             .map(|a| AddrEntry {
                 index: a.index,
@@ -393,7 +388,7 @@ mod tests {
                 (3, "ppp0".into()),
             ])
         }
-        fn addresses(&self, _f: Option<Family>) -> io::Result<Vec<AddrEntry>> {
+        fn addresses(&self) -> io::Result<Vec<AddrEntry>> {
             let e = |index, address: &str, local: &str, prefix_len| AddrEntry {
                 index,
                 prefix_len,

@@ -117,6 +117,7 @@ pub fn predict(host: &dyn HostInfo, devs: &[String]) -> Result<Routes, String> {
 }
 
 pub fn run(args: &RoutesArgs) -> u8 {
+    // The real kernel; its HostInfo impl sits in cmd::autodetect.
     let r = match predict(&Netlink, &args.devs) {
         Ok(r) => r,
         Err(e) => {
@@ -267,7 +268,7 @@ mod tests {
                 .map(|(i, n)| (i as u32 + 1, n.to_string()))
                 .collect())
         }
-        fn addresses(&self, _f: Option<Family>) -> io::Result<Vec<AddrEntry>> {
+        fn addresses(&self) -> io::Result<Vec<AddrEntry>> {
             Ok(Vec::new())
         }
         fn routes(&self, f: Family) -> io::Result<Vec<RouteEntry>> {

@@ -134,12 +134,11 @@ impl Netlink {
         let mut req = RouteMessage::default();
         req.header.address_family = af.family();
         let msgs = request(RouteNetlinkMessage::GetRoute(req), true)?;
+        let wanted = |f: AddressFamily| af == Af::All || f == af.family();
         Ok(msgs
             .into_iter()
             .filter_map(|m| match m {
-                RouteNetlinkMessage::NewRoute(r) if r.header.address_family == af.family() => {
-                    route_of(&r)
-                }
+                RouteNetlinkMessage::NewRoute(r) if wanted(r.header.address_family) => route_of(&r),
                 _ => None,
             })
             .collect())
