@@ -106,8 +106,8 @@ pub fn calico_address(e: &AddrEntry, version: CalicoVersion) -> Option<IpNet> {
 
 /// Reads the host: interfaces in `ip link` order, each with its addresses
 /// in kernel order (`ip addr show dev X` order) as `version` of Calico
-/// records them, only `family` (by [`Family::matches`]) when given. Interfaces without addresses are
-/// kept (Calico counts them).
+/// records them, only `family` (by [`Family::matches`]) when given.
+/// Interfaces without addresses are kept (Calico counts them).
 pub fn read_host(
     info: &dyn HostInfo,
     family: Option<Family>,
