@@ -316,7 +316,11 @@ fn request(msg: RouteNetlinkMessage, dump: bool) -> io::Result<Vec<RouteNetlinkM
 fn recv_datagram(sock: &Socket, buf: &mut Vec<u8>) -> io::Result<()> {
     loop {
         buf.clear();
-        let (size, _) = sock.recv_from(buf, libc::MSG_PEEK | libc::MSG_TRUNC)?;
+        let size = match sock.recv_from(buf, libc::MSG_PEEK | libc::MSG_TRUNC) {
+            Ok((size, _)) => size,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
         if size > MAX_DATAGRAM {
             return Err(other(format!(
                 "netlink datagram of {size} bytes is too large"
@@ -324,9 +328,12 @@ fn recv_datagram(sock: &Socket, buf: &mut Vec<u8>) -> io::Result<()> {
         }
         buf.clear();
         buf.reserve(size);
-        let (_, from) = sock.recv_from(buf, 0)?;
-        if from.port_number() == 0 {
-            return Ok(());
+        match sock.recv_from(buf, 0) {
+            Ok((_, from)) if from.port_number() == 0 => return Ok(()),
+            // Not from the kernel: dropped.
+            Ok(_) => continue,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
         }
     }
 }
