@@ -162,6 +162,10 @@ pub struct HostArgs {
     /// Address family: 4 (IP_AUTODETECTION_METHOD) or 6 (IP6_AUTODETECTION_METHOD)
     #[arg(long, default_value_t = 4, value_parser = parse_family)]
     pub family: u8,
+    /// Follow this Calico release's rules, e.g. 3.31 (before 3.32 a point-to-point
+    /// address keeps its prefix length instead of /32 or /128)
+    #[arg(long, value_name = "VERSION", default_value_t = crate::calico::version::CURRENT)]
+    pub calico_version: crate::calico::version::CalicoVersion,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -230,3 +230,54 @@ fn routes_json_has_the_contract_keys() {
     let v = json(&out);
     assert!(v["routes"].is_array() && v["peers"].is_array(), "{v:#}");
 }
+
+/// A point-to-point link (`ip addr add 10.0.0.1 peer 10.0.0.2/24`) as
+/// `ip -j addr` prints it.
+const P2P_IP_J: &str = r#"[
+ {"ifindex": 1, "ifname": "lo", "addr_info": [{"family": "inet", "local": "127.0.0.1", "prefixlen": 8}]},
+ {"ifindex": 2, "ifname": "ppp0", "addr_info": [
+    {"family": "inet", "local": "10.0.0.1", "address": "10.0.0.2", "prefixlen": 24}]}]"#;
+
+#[test]
+fn calico_version_picks_the_point_to_point_rule_and_is_reported() {
+    let p = host_file("p2p.json", P2P_IP_J);
+    // Default: the current release's rules (netlink, full mask).
+    let out = run(&p, &["first-found", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let v = json(&out);
+    assert_eq!(v["address"], "10.0.0.1/32");
+    assert_eq!(v["calico_version"], "v3.32");
+    let out = run(
+        &p,
+        &[
+            "first-found",
+            "--format",
+            "json",
+            "--calico-version",
+            "3.31",
+        ],
+    );
+    let v = json(&out);
+    assert_eq!(v["address"], "10.0.0.1/24");
+    assert_eq!(v["calico_version"], "v3.31");
+    // The table says which rules it applied, one value per heading.
+    let table = String::from_utf8_lossy(&run(&p, &["first-found"]).stdout).into_owned();
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines[0], "method     first-found");
+    assert!(lines[1].starts_with("rules      Calico v3.32 ("), "{table}");
+    assert_eq!(lines[2], "interface  ppp0");
+    assert_eq!(lines[3], "address    10.0.0.1/32");
+    let many =
+        String::from_utf8_lossy(&run(&p, &["--calico-version", "v3.31.4"]).stdout).into_owned();
+    let lines: Vec<&str> = many.lines().collect();
+    assert!(
+        lines[0].starts_with("Picks on ") && lines[0].contains("by Calico v3.31 ("),
+        "{many}"
+    );
+    assert_eq!(lines[1], "METHOD               INTERFACE  ADDRESS");
+    assert_eq!(lines[2], "first-found          ppp0       10.0.0.1/24");
+    // A version that is not one is a usage error.
+    let out = run(&p, &["first-found", "--calico-version", "latest"]);
+    assert_eq!(out.status.code(), Some(2));
+    let _ = std::fs::remove_file(p);
+}

@@ -996,6 +996,158 @@ fn likely_methods_for_host_a() {
     assert!(!m.iter().any(|s| s.starts_with("can-reach")));
 }
 
+// ---- where tuntrace once disagreed with Calico's code (issue 8, item 7) ----
+
+/// `ip -j addr` of a node with point-to-point addresses
+/// (`ip addr add 10.0.0.1 peer 10.0.0.2/24`, `ip -6 addr add fd00::1 peer
+/// fd00::2/64`) next to an ordinary NIC listed before it.
+const P2P_HOST: &str = r#"[
+  {"ifindex":1,"ifname":"lo","addr_info":[{"family":"inet","local":"127.0.0.1","prefixlen":8}]},
+  {"ifindex":2,"ifname":"eth0","addr_info":[{"family":"inet","local":"192.168.1.5","prefixlen":24},
+     {"family":"inet6","local":"2001:db8:1::5","prefixlen":64}]},
+  {"ifindex":3,"ifname":"ppp0","addr_info":[
+     {"family":"inet","local":"10.0.0.1","address":"10.0.0.2","prefixlen":24},
+     {"family":"inet6","local":"fd00::1","address":"fd00::2","prefixlen":64}]}
+]"#;
+
+fn p2p_host(version: &str) -> Host {
+    tuntrace::calico::hostfile::parse_host_file_as(P2P_HOST, version.parse().unwrap())
+        .unwrap()
+        .host
+}
+
+#[test]
+fn point_to_point_address_gets_a_full_mask_since_v3_32() {
+    let r = routes_a();
+    // Default rules (the current release) and v3.32 explicitly: netlink
+    // keeps the local address with a full mask.
+    for h in [
+        tuntrace::calico::hostfile::parse_host_file(P2P_HOST)
+            .unwrap()
+            .host,
+        p2p_host("3.32"),
+        p2p_host("v3.34.0"),
+    ] {
+        expect_pick(&h, "first-found", &r, &[], "ppp0", "10.0.0.1/32");
+        expect_pick_family(
+            &h,
+            "interface=ppp0",
+            Family::V6,
+            &r,
+            &[],
+            "ppp0",
+            "fd00::1/128",
+        );
+        // The subnet no longer covers the peer's /24: cidr= still matches
+        // the address itself.
+        expect_pick(&h, "cidr=10.0.0.0/24", &r, &[], "ppp0", "10.0.0.1/32");
+    }
+    // v3.31 and before read addresses with Go's net package: the prefix
+    // length stays.
+    let old = p2p_host("3.31");
+    expect_pick(&old, "first-found", &r, &[], "ppp0", "10.0.0.1/24");
+    expect_pick_family(
+        &old,
+        "interface=ppp0",
+        Family::V6,
+        &r,
+        &[],
+        "ppp0",
+        "fd00::1/64",
+    );
+    // An ordinary address is read the same by every version.
+    expect_pick(&old, "interface=eth0", &r, &[], "eth0", "192.168.1.5/24");
+    expect_pick(
+        &p2p_host("3.32"),
+        "interface=eth0",
+        &r,
+        &[],
+        "eth0",
+        "192.168.1.5/24",
+    );
+}
+
+#[test]
+fn nested_repeat_counts_past_1000_yield_nothing() {
+    // Go's regexp rejects ((x?){40}){30}: 40 × 30 copies pass 1000.
+    let h = Host {
+        ifaces: vec![iface(1, "eth0", &["10.0.2.15/24"])],
+    };
+    for m in [
+        "interface=((x?){40}){30}",
+        "skip-interface=((x?){40}){30}",
+        "interface=eth0,(a{2}){501}",
+    ] {
+        let f = expect_failure(&h, m, Family::V4, &routes_a(), &[]);
+        assert!(matches!(f, Failure::BadRegex { .. }), "{m}: {f:?}");
+    }
+    // At exactly 1000 Go accepts, and the regex matches anything (x? can be empty).
+    expect_pick(
+        &h,
+        "interface=((x?){40}){25}",
+        &routes_a(),
+        &[],
+        "eth0",
+        "10.0.2.15/24",
+    );
+}
+
+#[test]
+fn cidr_prefix_length_takes_any_leading_zeros() {
+    let h = host_a();
+    let r = routes_a();
+    expect_pick(
+        &h,
+        "cidr=10.0.2.0/000000024",
+        &r,
+        &[],
+        "eth0",
+        "10.0.2.15/24",
+    );
+    expect_pick(&h, "cidr=10.0.2.0/024", &r, &[], "eth0", "10.0.2.15/24");
+    // What Go's dtoi rejects: no digits, a sign, a value ≥ 0xFFFFFF, > 32.
+    for bad in [
+        "cidr=10.0.2.0/",
+        "cidr=10.0.2.0/+24",
+        "cidr=10.0.2.0/0x18",
+        "cidr=10.0.2.0/000000033",
+        "cidr=10.0.2.0/16777240",
+    ] {
+        let f = expect_failure(&h, bad, Family::V4, &r, &[]);
+        assert!(matches!(f, Failure::BadCidr { .. }), "{bad}: {f:?}");
+    }
+}
+
+#[test]
+fn ipv4_mapped_address_is_reported_in_ipv4_form() {
+    // Go's net.IPNet.String: To4() of the address, the mask's last 32 bits.
+    let h = Host {
+        ifaces: vec![
+            iface(1, "lo", &["127.0.0.1/8"]),
+            iface(2, "eth0", &["::ffff:10.1.1.1/120"]),
+        ],
+    };
+    let r = routes_a();
+    expect_pick(&h, "first-found", &r, &[], "eth0", "10.1.1.1/24");
+    expect_pick(&h, "cidr=10.1.1.0/24", &r, &[], "eth0", "10.1.1.1/24");
+    expect_pick(
+        &h,
+        "kubernetes-internal-ip",
+        &r,
+        &[ip("10.1.1.1")],
+        "eth0",
+        "10.1.1.1/24",
+    );
+    // The IPv6 family does not see it at all (Go counts it as IPv4).
+    let f = expect_failure(&h, "interface=eth0", Family::V6, &r, &[]);
+    assert!(matches!(f, Failure::NoValidAddresses { .. }), "{f:?}");
+    // A mask shorter than /96 leaves nothing of the IPv4 mask.
+    let short = Host {
+        ifaces: vec![iface(2, "eth0", &["::ffff:10.1.1.1/64"])],
+    };
+    expect_pick(&short, "first-found", &r, &[], "eth0", "10.1.1.1/0");
+}
+
 // ---- the real host, in a throwaway network namespace ----
 
 mod netns {
@@ -1003,8 +1155,27 @@ mod netns {
     use std::os::fd::AsRawFd;
     use std::process::Command;
     use tuntrace::calico::autodetect::evaluate;
-    use tuntrace::calico::host::{links, read_host, SystemResolver};
-    use tuntrace::calico::routes::{default_gateway, route_get, tunnel_routes, TunnelRoute};
+    use tuntrace::calico::host::{HostInfo, SystemResolver};
+    use tuntrace::calico::routes::{PeerPath, TunnelRoute};
+    use tuntrace::calico::version::{CalicoVersion, CURRENT};
+    use tuntrace::os::netlink::Netlink;
+
+    // The readers over the real kernel, as `cmd` wires them.
+    fn links() -> std::io::Result<Vec<(u32, String)>> {
+        HostInfo::links(&Netlink)
+    }
+    fn read_host(family: Option<Family>) -> std::io::Result<Host> {
+        tuntrace::calico::host::read_host(&Netlink, family, CURRENT)
+    }
+    fn tunnel_routes(devs: &[&str]) -> std::io::Result<Vec<TunnelRoute>> {
+        tuntrace::calico::routes::tunnel_routes(&Netlink, devs)
+    }
+    fn route_get(dst: IpAddr) -> std::io::Result<PeerPath> {
+        tuntrace::calico::routes::route_get(&Netlink, dst)
+    }
+    fn default_gateway(family: Family) -> std::io::Result<Option<IpAddr>> {
+        tuntrace::calico::routes::default_gateway(&Netlink, family)
+    }
 
     /// A method's result on the real host: (interface, address) or the
     /// failure kind.
@@ -1406,5 +1577,108 @@ mod netns {
         // The root namespace was not touched.
         let root = ip_cmd(&["-o", "link", "show"]);
         assert!(!root.contains(" a0@") && !root.contains(" b0@"), "{root}");
+    }
+
+    #[test]
+    fn point_to_point_and_mapped_addresses_over_netlink() {
+        if !can_run() {
+            return;
+        }
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let ns = Netns {
+            name: format!("tt{}x{nanos:x}-p2p", std::process::id()),
+        };
+        ip_cmd(&["netns", "add", &ns.name]);
+        let n = ns.name.as_str();
+        for cmd in [
+            vec!["link", "add", "p0", "type", "veth", "peer", "name", "m0"],
+            vec![
+                "addr",
+                "add",
+                "10.0.0.1",
+                "peer",
+                "10.0.0.2/24",
+                "dev",
+                "p0",
+            ],
+            vec![
+                "-6",
+                "addr",
+                "add",
+                "fd00::1",
+                "peer",
+                "fd00::2/64",
+                "dev",
+                "p0",
+                "nodad",
+            ],
+            vec![
+                "-6",
+                "addr",
+                "add",
+                "::ffff:10.1.1.1/120",
+                "dev",
+                "m0",
+                "nodad",
+            ],
+        ] {
+            let mut args = vec!["-n", n];
+            args.extend(cmd);
+            ip_cmd(&args);
+        }
+        let (now, old, now6, old6) = in_netns(n, || {
+            let v331 = CalicoVersion::new(3, 31);
+            let nl = |f, v| tuntrace::calico::host::read_host(&Netlink, Some(f), v).unwrap();
+            (
+                nl(Family::V4, CURRENT),
+                nl(Family::V4, v331),
+                nl(Family::V6, CURRENT),
+                nl(Family::V6, v331),
+            )
+        });
+        let addrs = |h: &Host, name: &str| -> Vec<String> {
+            h.ifaces
+                .iter()
+                .find(|i| i.name == name)
+                .unwrap()
+                .addrs
+                .iter()
+                .map(|a| a.to_string())
+                .collect()
+        };
+        assert_eq!(addrs(&now, "p0"), ["10.0.0.1/32"]);
+        assert_eq!(addrs(&old, "p0"), ["10.0.0.1/24"]);
+        assert!(
+            addrs(&now6, "p0").contains(&"fd00::1/128".to_string()),
+            "{now6:?}"
+        );
+        assert!(
+            addrs(&old6, "p0").contains(&"fd00::1/64".to_string()),
+            "{old6:?}"
+        );
+        // The mapped address is IPv4 to Calico, reported as 10.1.1.1/24.
+        let pick = |m: &str| {
+            evaluate(
+                &parse_method(m).unwrap(),
+                m,
+                &now,
+                Family::V4,
+                &SystemResolver,
+                &[],
+            )
+            .map(|p| (p.interface, p.address.to_string()))
+            .map_err(|f| f.kind())
+        };
+        assert_eq!(
+            pick("interface=m0"),
+            Ok(("m0".to_string(), "10.1.1.1/24".to_string()))
+        );
+        assert_eq!(
+            pick("interface=p0"),
+            Ok(("p0".to_string(), "10.0.0.1/32".to_string()))
+        );
     }
 }

@@ -164,22 +164,6 @@ pub const DEFAULT_EXCLUDES: &[&str] = &[
     "^nodelocaldns.*",
 ];
 
-/// The shorter, unanchored list of Calico before v3.25 (for comparisons).
-pub const LEGACY_EXCLUDES: &[&str] = &[
-    "docker.*",
-    "cbr.*",
-    "dummy.*",
-    "virbr.*",
-    "lxcbr.*",
-    "veth.*",
-    "lo",
-    "cali.*",
-    "tunl.*",
-    "flannel.*",
-    "kube-ipvs.*",
-    "cni.*",
-];
-
 /// The first default-exclusion regex that matches `name`, if any. The
 /// regexes are compiled once per process.
 pub fn default_exclusion(name: &str) -> Option<&'static str> {
@@ -239,16 +223,34 @@ pub fn is_global_unicast(ip: IpAddr) -> bool {
     non_global_reason(ip).is_none()
 }
 
+/// Go's `dtoi` (net/parse.go): decimal digits, any number of them (leading
+/// zeros included); at least one; fails once the value reaches 0xFFFFFF.
+fn go_dtoi(s: &str) -> Option<u32> {
+    const BIG: u32 = 0x00FF_FFFF;
+    if s.is_empty() {
+        return None;
+    }
+    let mut n: u32 = 0;
+    for b in s.bytes() {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        n = n * 10 + u32::from(b - b'0');
+        if n >= BIG {
+            return None;
+        }
+    }
+    Some(n)
+}
+
 /// Parses a CIDR as Go's `net.ParseCIDR` does and returns the network with
 /// host bits masked off. A bare IP, an empty string, a zone or garbage give
-/// `None`. The prefix length is decimal digits (leading zeros allowed).
+/// `None`. The prefix length goes through Go's `dtoi`, so any number of
+/// leading zeros is fine (`/000000024` is `/24`).
 pub fn parse_go_cidr(s: &str) -> Option<IpNet> {
     let (addr, len) = s.split_once('/')?;
     let ip: IpAddr = addr.parse().ok()?;
-    if len.is_empty() || len.len() > 8 || !len.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let len: u32 = len.parse().ok()?;
+    let len = go_dtoi(len)?;
     let max = if ip.is_ipv4() { 32 } else { 128 };
     if len > max {
         return None;
@@ -272,6 +274,20 @@ pub fn cidr_contains(net: &IpNet, ip: IpAddr) -> bool {
         (IpNet::V4(n), IpAddr::V4(a)) => n.contains(&a),
         (IpNet::V6(n), IpAddr::V6(a)) => n.contains(&a),
         _ => false,
+    }
+}
+
+/// The address as Calico reports it. Go's `net.IPNet.String` writes an
+/// IPv4-mapped IPv6 address in its 4-byte form (`To4`) with the last 32 bits
+/// of the mask, so `::ffff:10.1.1.1/120` becomes `10.1.1.1/24` (a mask
+/// shorter than /96 becomes /0).
+pub fn go_form(a: IpNet) -> IpNet {
+    match a {
+        IpNet::V6(n) => match n.addr().to_ipv4_mapped() {
+            Some(v4) => IpNet::new(IpAddr::V4(v4), n.prefix_len().saturating_sub(96)).unwrap_or(a),
+            None => a,
+        },
+        IpNet::V4(_) => a,
     }
 }
 
@@ -428,18 +444,6 @@ pub trait Resolver {
     fn route_source(&self, dest: &str, family: Family) -> Result<IpAddr, String>;
 }
 
-/// A resolver for hosts known only as data: every lookup fails.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoRoutes;
-
-impl Resolver for NoRoutes {
-    fn route_source(&self, dest: &str, _family: Family) -> Result<IpAddr, String> {
-        Err(format!(
-            "no route lookup available for {dest:?} (host given as data)"
-        ))
-    }
-}
-
 /// A found address: interface name, address, interfaces passed over.
 type Found = (String, IpNet, Vec<(String, String)>);
 
@@ -532,7 +536,7 @@ fn filtered_enumeration(
                 rejected.push(format!("{a} is outside {}", list.join(", ")));
                 continue;
             }
-            return Ok((iface.name.clone(), *a, skipped));
+            return Ok((iface.name.clone(), go_form(*a), skipped));
         }
         let why = if rejected.is_empty() {
             format!("no {family} address")
@@ -566,7 +570,7 @@ fn find_exact(host: &Host, family: Family, ip: IpAddr) -> Option<Found> {
             .filter(|a| family.matches(a.addr()))
             .find(|a| a.addr().to_canonical() == want);
         match hit {
-            Some(a) => return Some((iface.name.clone(), *a, skipped)),
+            Some(a) => return Some((iface.name.clone(), go_form(*a), skipped)),
             None => skipped.push((iface.name.clone(), format!("does not hold {ip}"))),
         }
     }
@@ -758,7 +762,7 @@ pub fn likely_methods(
     for i in &host.ifaces {
         for a in &i.addrs {
             if family.matches(a.addr()) && is_global_unicast(a.addr()) {
-                let n = a.trunc();
+                let n = go_form(*a).trunc();
                 if !nets.contains(&n) {
                     nets.push(n);
                 }
@@ -847,6 +851,16 @@ mod tests {
             parse_go_cidr("10.0.0.0/08"),
             Some("10.0.0.0/8".parse().unwrap())
         );
+        assert_eq!(
+            parse_go_cidr("10.0.2.0/000000024"),
+            Some("10.0.2.0/24".parse().unwrap())
+        );
+        let zeros = format!("10.0.0.0/{}8", "0".repeat(200));
+        assert_eq!(parse_go_cidr(&zeros), Some("10.0.0.0/8".parse().unwrap()));
+        // dtoi gives up at 0xFFFFFF, so a huge length is garbage, not /33+.
+        assert_eq!(parse_go_cidr("10.0.0.0/16777215"), None);
+        assert_eq!(parse_go_cidr("10.0.0.0/99999999999999999999"), None);
+        assert_eq!(parse_go_cidr("10.0.0.0/8 "), None);
         assert_eq!(parse_go_cidr("10.0.2.15"), None);
         assert_eq!(parse_go_cidr(""), None);
         assert_eq!(parse_go_cidr("10.0.0.0/33"), None);

@@ -3,7 +3,9 @@
 //!
 //! Two formats, told apart by the top-level JSON value:
 //! * an array: `ip -j addr` output as is (interfaces in `ip link` order,
-//!   `addr_info[]` with `family`, `local`, `prefixlen`);
+//!   `addr_info[]` with `family`, `local`, `prefixlen`, and `address` for
+//!   the peer of a point-to-point address), read by the rules of the Calico
+//!   version given (see [`calico_address`]);
 //! * an object: `{"ifaces": [{"name", "index"?, "addrs": ["ip/len", ...]}],
 //!   "can_reach"?: {"DEST": "SOURCE IP"}, "default_gateway"?: "IP",
 //!   "internal_ips"?: ["IP", ...]}`; the optional keys stand in for what
@@ -17,6 +19,8 @@ use ipnet::IpNet;
 use serde_json::Value;
 
 use super::autodetect::{Family, Host, HostIface, Resolver};
+use super::host::{calico_address, AddrEntry};
+use super::version::CalicoVersion;
 
 /// A host read from a file, with the route answers it carries.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -40,19 +44,24 @@ impl Resolver for HostFile {
     }
 }
 
-/// Reads and parses `path`; errors name the file.
-pub fn read_host_file(path: &Path) -> Result<HostFile, String> {
+/// Reads and parses `path` by `version`'s rules; errors name the file.
+pub fn read_host_file(path: &Path, version: CalicoVersion) -> Result<HostFile, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    parse_host_file(&text).map_err(|e| format!("{}: {e}", path.display()))
+    parse_host_file_as(&text, version).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// Parses either format (see the module doc).
+/// Parses either format (see the module doc) by the current Calico's rules.
 pub fn parse_host_file(text: &str) -> Result<HostFile, String> {
+    parse_host_file_as(text, CalicoVersion::default())
+}
+
+/// Parses either format by `version`'s rules.
+pub fn parse_host_file_as(text: &str, version: CalicoVersion) -> Result<HostFile, String> {
     let v: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
     match v {
         Value::Array(links) => Ok(HostFile {
-            host: from_ip_json(&links)?,
+            host: from_ip_json(&links, version)?,
             ..HostFile::default()
         }),
         Value::Object(_) => from_own(&v),
@@ -60,7 +69,25 @@ pub fn parse_host_file(text: &str) -> Result<HostFile, String> {
     }
 }
 
-fn from_ip_json(links: &[Value]) -> Result<Host, String> {
+/// An `addr_info` entry back as the kernel's dump entry. `ip` prints
+/// `address` only when IFA_ADDRESS differs from IFA_LOCAL (a peer), and
+/// `local` for both; an IPv4 entry always carries both attributes, an
+/// ordinary IPv6 one only IFA_ADDRESS.
+fn dump_entry(index: u32, local: IpAddr, peer: Option<IpAddr>, prefix_len: u8) -> AddrEntry {
+    let (address, local) = match peer {
+        Some(p) => (Some(p), Some(local)),
+        None if local.is_ipv4() => (Some(local), Some(local)),
+        None => (Some(local), None),
+    };
+    AddrEntry {
+        index,
+        prefix_len,
+        address,
+        local,
+    }
+}
+
+fn from_ip_json(links: &[Value], version: CalicoVersion) -> Result<Host, String> {
     let mut ifaces = Vec::with_capacity(links.len());
     for (i, l) in links.iter().enumerate() {
         let name = l["ifname"]
@@ -75,9 +102,19 @@ fn from_ip_json(links: &[Value]) -> Result<Host, String> {
             let ip: IpAddr = local
                 .parse()
                 .map_err(|_| format!("{name}: bad address {local:?}"))?;
-            let net = IpNet::new(ip, plen.min(255) as u8)
+            IpNet::new(ip, plen.min(255) as u8)
                 .map_err(|_| format!("{name}: bad prefix length {plen} for {local}"))?;
-            addrs.push(net);
+            let peer = match a["address"].as_str() {
+                Some(p) => Some(
+                    p.parse::<IpAddr>()
+                        .map_err(|_| format!("{name}: bad peer address {p:?}"))?,
+                ),
+                None => None,
+            };
+            let entry = dump_entry(index, ip, peer, plen as u8);
+            if let Some(net) = calico_address(&entry, version) {
+                addrs.push(net);
+            }
         }
         ifaces.push(HostIface {
             name: name.to_string(),
@@ -158,6 +195,32 @@ mod tests {
         );
         assert_eq!(h.ifaces[1].addrs.len(), 2);
         assert!(h.ifaces[2].addrs.is_empty());
+    }
+
+    #[test]
+    fn point_to_point_by_version() {
+        let text = r#"[{"ifindex":5,"ifname":"ppp0","addr_info":[
+            {"family":"inet","local":"10.0.0.1","address":"10.0.0.2","prefixlen":24},
+            {"family":"inet6","local":"fd00::1","address":"fd00::2","prefixlen":64},
+            {"family":"inet6","local":"fd00:1::1","prefixlen":64}]}]"#;
+        let addrs = |v: CalicoVersion| -> Vec<String> {
+            parse_host_file_as(text, v).unwrap().host.ifaces[0]
+                .addrs
+                .iter()
+                .map(|a| a.to_string())
+                .collect()
+        };
+        assert_eq!(
+            addrs(CalicoVersion::new(3, 32)),
+            ["10.0.0.1/32", "fd00::1/128", "fd00:1::1/64"]
+        );
+        assert_eq!(
+            addrs(CalicoVersion::new(3, 31)),
+            ["10.0.0.1/24", "fd00::1/64", "fd00:1::1/64"]
+        );
+        assert!(parse_host_file(&text.replace("10.0.0.2", "x"))
+            .unwrap_err()
+            .contains("peer"));
     }
 
     #[test]

@@ -15,7 +15,8 @@
 //!   `&&`, `--`, `~~` are set operators in Rust classes only;
 //! * `\Q…\E` and octal escapes exist only in Go;
 //! * Go rejects stacked repeats (`a**`, `a{2}{3}`), repeat counts above 1000,
-//!   and flags other than `imsU`, which Rust accepts.
+//!   nested counts whose product passes 1000 (`((x?){40}){30}`) and flags
+//!   other than `imsU`, all of which Rust accepts.
 //!
 //! Everything else is passed to the `regex` crate unchanged.
 
@@ -306,16 +307,64 @@ fn class_char(s: &[char]) -> Result<(char, usize), String> {
     }
 }
 
+/// Go's limit on the copies a nest of `{n,m}` repeats may ask for
+/// (`regexp/syntax` `repeatIsValid(re, 1000)`).
+const MAX_REPEAT_PRODUCT: u64 = 1000;
+
+/// One open group while translating: the largest product of `{n,m}` counts
+/// along any path inside it, and that of the item just read (what a
+/// following repeat applies to).
+#[derive(Clone, Copy)]
+struct Nest {
+    widest: u64,
+    last: u64,
+}
+
+impl Nest {
+    const NEW: Nest = Nest { widest: 1, last: 1 };
+
+    fn item(&mut self, weight: u64) {
+        self.last = weight;
+        self.widest = self.widest.max(weight);
+    }
+}
+
+/// Go's `repeatIsValid` for a repeat `{min,max}` applied to an item whose
+/// nested counts multiply to `inner`: the new item's product, or `None` when
+/// Go rejects it. Go checks only repeats with a count of 2 or more; `{0}`
+/// hides what it repeats, `{0,}` counts as 1; `*`, `+`, `?` never count.
+fn repeat_weight(min: u64, max: Option<u64>, inner: u64) -> Option<u64> {
+    let factor = match max {
+        Some(0) => return Some(1),
+        Some(m) => m,
+        None => min.max(1),
+    };
+    let weight = factor.saturating_mul(inner);
+    let checked = min >= 2 || max.is_some_and(|m| m >= 2);
+    if checked && weight > MAX_REPEAT_PRODUCT {
+        None
+    } else {
+        Some(weight)
+    }
+}
+
 /// Translates Go RE2 syntax into `regex` crate syntax with the same meaning,
 /// or returns the error Go would report.
 pub fn translate_go(pattern: &str) -> Result<String, String> {
     let s: Vec<char> = pattern.chars().collect();
     let mut out = String::with_capacity(pattern.len() + 8);
     let mut i = 0;
+    // Open groups, innermost last; the bottom one is the whole pattern.
+    let mut nests = vec![Nest::NEW];
     // The previous item was a repeat operator (Go rejects stacking them).
     let mut after_repeat = false;
     while i < s.len() {
         let c = s[i];
+        if !matches!(c, '(' | ')' | '*' | '+' | '?' | '{') {
+            if let Some(n) = nests.last_mut() {
+                n.item(1);
+            }
+        }
         match c {
             '\\' => {
                 after_repeat = false;
@@ -397,6 +446,18 @@ pub fn translate_go(pattern: &str) -> Result<String, String> {
                     }
                 }
                 out.push('(');
+                nests.push(Nest::NEW);
+                i += 1;
+            }
+            ')' => {
+                after_repeat = false;
+                if nests.len() > 1 {
+                    let inner = nests.pop().unwrap_or(Nest::NEW);
+                    if let Some(n) = nests.last_mut() {
+                        n.item(inner.widest.max(inner.last));
+                    }
+                }
+                out.push(')');
                 i += 1;
             }
             '*' | '+' | '?' => {
@@ -416,9 +477,20 @@ pub fn translate_go(pattern: &str) -> Result<String, String> {
                     if after_repeat {
                         return Err("invalid nested repetition operator".to_string());
                     }
+                    let text: String = s[i..i + n].iter().collect();
                     if min > 1000 || max.is_some_and(|m| m > 1000 || m < min) {
-                        let text: String = s[i..i + n].iter().collect();
                         return Err(format!("invalid repeat count: `{text}`"));
+                    }
+                    if let Some(nest) = nests.last_mut() {
+                        match repeat_weight(min, max, nest.last) {
+                            Some(w) => nest.item(w),
+                            None => {
+                                return Err(format!(
+                                    "invalid repeat count: `{text}` (nested repeats ask for more \
+                                     than {MAX_REPEAT_PRODUCT} copies)"
+                                ))
+                            }
+                        }
                     }
                     out.extend(&s[i..i + n]);
                     i += n;
@@ -430,6 +502,9 @@ pub fn translate_go(pattern: &str) -> Result<String, String> {
                 }
                 None => {
                     after_repeat = false;
+                    if let Some(n) = nests.last_mut() {
+                        n.item(1);
+                    }
                     out.push_str("\\{");
                     i += 1;
                 }
@@ -499,6 +574,26 @@ mod tests {
         assert!(compile_go("a*?").is_ok());
         assert!(compile_go("(?i)ETH").is_ok());
         assert!(compile_go("(?P<n>eth)").is_ok());
+    }
+
+    #[test]
+    fn nested_repeat_counts_like_go() {
+        // Go's repeatIsValid: the product of nested counts may not pass 1000.
+        assert!(compile_go("((x?){40}){30}").is_err());
+        assert!(compile_go("(a{10}){100}").is_ok());
+        assert!(compile_go("(a{10}){101}").is_err());
+        assert!(compile_go("((a{2}){2}){251}").is_err());
+        assert!(compile_go("((a{2}){2}){250}").is_ok());
+        assert!(compile_go("(?:a{1000}|b)").is_ok());
+        assert!(compile_go("(a{500}|b){3}").is_err());
+        // {n,} counts n; {0} hides what it repeats; * + ? never count.
+        assert!(compile_go("(a{40,}){30}").is_err());
+        assert!(compile_go("(a{999}){0}").is_ok());
+        assert!(compile_go("((a{40})*){30}").is_err());
+        assert!(compile_go("(a{40})(b{30})").is_ok());
+        assert!(compile_go("(a{0,1}){1000}").is_ok());
+        assert!(compile_go("(a{1,2}){501}").is_err());
+        assert!(m("^(x{2}){3}$", "xxxxxx"));
     }
 
     #[test]

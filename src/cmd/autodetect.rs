@@ -10,11 +10,77 @@ use serde_json::json;
 use crate::calico::autodetect::{
     evaluate, likely_methods, parse_method, Failure, Family, Host, Pick, Resolver,
 };
+use crate::calico::host::{AddrEntry, HostInfo, NeighEntry, NeighTable, RouteEntry};
 use crate::calico::hostfile::{read_host_file, HostFile};
 use crate::calico::routes::default_gateway;
+use crate::calico::version::CalicoVersion;
 use crate::calico::{read_host, SystemResolver};
 use crate::cli::{AutodetectArgs, HostArgs, OutFormat};
 use crate::exit;
+use crate::os::netlink::{Af, Netlink};
+
+/// The real kernel behind Calico's [`HostInfo`] (for `autodetect`, `routes`
+/// and `audit`): `os::netlink`'s entries carried over field by field.
+impl HostInfo for Netlink {
+    fn links(&self) -> std::io::Result<Vec<(u32, String)>> {
+        Netlink::links(self)
+    }
+
+    fn addresses(&self) -> std::io::Result<Vec<AddrEntry>> {
+        Ok(Netlink::addresses(self, Af::All)?
+            .into_iter()
+            .map(|a| AddrEntry {
+                index: a.index,
+                prefix_len: a.prefix_len,
+                address: a.address,
+                local: a.local,
+            })
+            .collect())
+    }
+
+    fn routes(&self, family: Family) -> std::io::Result<Vec<RouteEntry>> {
+        let af = match family {
+            Family::V4 => Af::V4,
+            Family::V6 => Af::V6,
+        };
+        Ok(Netlink::routes(self, af)?
+            .into_iter()
+            .map(route_entry)
+            .collect())
+    }
+
+    fn route_get(&self, dst: IpAddr) -> std::io::Result<RouteEntry> {
+        Netlink::route_get(self, dst).map(route_entry)
+    }
+
+    fn neighbours(&self, table: NeighTable) -> std::io::Result<Vec<NeighEntry>> {
+        let af = match table {
+            NeighTable::V4 => Af::V4,
+            NeighTable::V6 => Af::V6,
+            NeighTable::Bridge => Af::Bridge,
+        };
+        Ok(Netlink::neighbours(self, af)?
+            .into_iter()
+            .map(|n| NeighEntry {
+                ifindex: n.ifindex,
+                dst: n.dst,
+                lladdr: n.lladdr,
+            })
+            .collect())
+    }
+}
+
+fn route_entry(r: crate::os::netlink::Route) -> RouteEntry {
+    RouteEntry {
+        dst: r.dst,
+        table: r.table,
+        proto: r.proto,
+        kind: r.kind,
+        priority: r.priority,
+        prefsrc: r.prefsrc,
+        hops: r.hops,
+    }
+}
 
 /// The host to evaluate and what answers its route questions.
 pub struct HostSource {
@@ -25,10 +91,22 @@ pub struct HostSource {
     pub internal_ips: Vec<IpAddr>,
     /// "this host" or the file's path, for messages.
     pub origin: String,
+    /// Whose rules the host was read by.
+    pub version: CalicoVersion,
 }
 
 /// Reads the host from `--host-file` or from this network namespace.
 pub fn load_host(a: &HostArgs) -> Result<HostSource, String> {
+    load_host_from(a, &Netlink, Box::new(SystemResolver))
+}
+
+/// Reads the host from `--host-file`, or from `kernel` with `resolver`
+/// answering `can-reach=`.
+pub fn load_host_from(
+    a: &HostArgs,
+    kernel: &dyn HostInfo,
+    resolver: Box<dyn Resolver>,
+) -> Result<HostSource, String> {
     let family = if a.family == 6 {
         Family::V6
     } else {
@@ -36,7 +114,7 @@ pub fn load_host(a: &HostArgs) -> Result<HostSource, String> {
     };
     match &a.host_file {
         Some(path) => {
-            let f: HostFile = read_host_file(path)?;
+            let f: HostFile = read_host_file(path, a.calico_version)?;
             let mut internal_ips = a.internal_ips.clone();
             if internal_ips.is_empty() {
                 internal_ips = f.internal_ips.clone();
@@ -48,19 +126,21 @@ pub fn load_host(a: &HostArgs) -> Result<HostSource, String> {
                 internal_ips,
                 resolver: Box::new(f),
                 origin: path.display().to_string(),
+                version: a.calico_version,
             })
         }
         None => {
-            let host = read_host(Some(family))
+            let host = read_host(kernel, Some(family), a.calico_version)
                 .map_err(|e| format!("cannot read this host's interfaces over netlink: {e}"))?;
             Ok(HostSource {
                 host,
                 family,
-                resolver: Box::new(SystemResolver),
+                resolver,
                 // A host without a default route simply gets no can-reach suggestion.
-                default_gateway: default_gateway(family).ok().flatten(),
+                default_gateway: default_gateway(kernel, family).ok().flatten(),
                 internal_ips: a.internal_ips.clone(),
                 origin: "this host".into(),
+                version: a.calico_version,
             })
         }
     }
@@ -85,6 +165,8 @@ impl HostSource {
 #[derive(Serialize)]
 struct Outcome {
     method: String,
+    /// The Calico release whose rules were applied, e.g. `v3.32`.
+    calico_version: String,
     interface: Option<String>,
     address: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -110,10 +192,11 @@ struct Skipped {
     why: String,
 }
 
-fn outcome(raw: &str, r: &Result<Pick, Failure>) -> Outcome {
+fn outcome(raw: &str, version: CalicoVersion, r: &Result<Pick, Failure>) -> Outcome {
     match r {
         Ok(p) => Outcome {
             method: raw.to_string(),
+            calico_version: version.to_string(),
             interface: Some(p.interface.clone()),
             address: Some(p.address.to_string()),
             reason: Some(p.reason.clone()),
@@ -129,6 +212,7 @@ fn outcome(raw: &str, r: &Result<Pick, Failure>) -> Outcome {
         },
         Err(f) => Outcome {
             method: raw.to_string(),
+            calico_version: version.to_string(),
             interface: None,
             address: None,
             reason: None,
@@ -153,46 +237,16 @@ pub fn run(args: &AutodetectArgs) -> u8 {
             return exit::USAGE;
         }
     };
-    let methods = match &args.method {
-        Some(m) => vec![m.clone()],
-        None => likely_methods(
-            &src.host,
-            src.family,
-            src.default_gateway,
-            &src.internal_ips,
-        ),
-    };
-    let mut outcomes = Vec::with_capacity(methods.len());
-    for m in &methods {
-        match src.evaluate(m) {
-            Ok(r) => outcomes.push(outcome(m, &r)),
-            Err(e) => {
-                super::error(e);
-                return exit::USAGE;
-            }
-        }
-    }
-    let any_pick = outcomes.iter().any(|o| o.interface.is_some());
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    let written = match (args.format, args.method.is_some()) {
-        (OutFormat::Json, true) => {
-            serde_json::to_writer_pretty(&mut out, &outcomes[0]).map_err(std::io::Error::from)
+    let outcomes = match answer(args, &src, &mut out) {
+        Ok(o) => o,
+        Err(e) => {
+            super::error(e);
+            return exit::USAGE;
         }
-        (OutFormat::Json, false) => serde_json::to_writer_pretty(
-            &mut out,
-            &json!({"host": src.origin, "family": src.family.version(), "methods": outcomes}),
-        )
-        .map_err(std::io::Error::from),
-        (OutFormat::Table, true) => table_one(&outcomes[0], &mut out),
-        (OutFormat::Table, false) => table_many(&outcomes, &src.origin, &mut out),
-    }
-    .and_then(|_| writeln!(out));
-    if let Err(e) = written {
-        if e.kind() != std::io::ErrorKind::BrokenPipe {
-            super::error(format!("writing the answer: {e}"));
-        }
-    }
+    };
+    let any_pick = outcomes.iter().any(|o| o.interface.is_some());
     if let Some(o) = outcomes.first().filter(|o| o.error.is_some()) {
         if args.method.is_some() {
             super::error(format!("{}: {}", show(&o.method), o.error_message()));
@@ -205,6 +259,53 @@ pub fn run(args: &AutodetectArgs) -> u8 {
     }
 }
 
+/// Evaluates the method (or the likely ones) on `src` and writes the answer
+/// in the chosen format. A write error other than a closed pipe is reported
+/// on stderr; a method error is returned.
+fn answer(
+    args: &AutodetectArgs,
+    src: &HostSource,
+    out: &mut dyn Write,
+) -> Result<Vec<Outcome>, String> {
+    let methods = match &args.method {
+        Some(m) => vec![m.clone()],
+        None => likely_methods(
+            &src.host,
+            src.family,
+            src.default_gateway,
+            &src.internal_ips,
+        ),
+    };
+    let mut outcomes = Vec::with_capacity(methods.len());
+    for m in &methods {
+        outcomes.push(outcome(m, src.version, &src.evaluate(m)?));
+    }
+    let written = match (args.format, args.method.is_some()) {
+        (OutFormat::Json, true) => {
+            serde_json::to_writer_pretty(&mut *out, &outcomes[0]).map_err(std::io::Error::from)
+        }
+        (OutFormat::Json, false) => serde_json::to_writer_pretty(
+            &mut *out,
+            &json!({
+                "host": src.origin,
+                "family": src.family.version(),
+                "calico_version": src.version.to_string(),
+                "methods": outcomes,
+            }),
+        )
+        .map_err(std::io::Error::from),
+        (OutFormat::Table, true) => table_one(&outcomes[0], src.version, out),
+        (OutFormat::Table, false) => table_many(&outcomes, &src.origin, src.version, out),
+    }
+    .and_then(|_| writeln!(out));
+    if let Err(e) = written {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            super::error(format!("writing the answer: {e}"));
+        }
+    }
+    Ok(outcomes)
+}
+
 /// A method for display: the empty string is shown as such.
 fn show(m: &str) -> String {
     if m.is_empty() {
@@ -214,8 +315,9 @@ fn show(m: &str) -> String {
     }
 }
 
-fn table_one(o: &Outcome, out: &mut dyn Write) -> std::io::Result<()> {
+fn table_one(o: &Outcome, version: CalicoVersion, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(out, "method     {}", show(&o.method))?;
+    writeln!(out, "rules      {}", version.rules())?;
     match (&o.interface, &o.address) {
         (Some(i), Some(a)) => {
             writeln!(out, "interface  {i}")?;
@@ -231,21 +333,32 @@ fn table_one(o: &Outcome, out: &mut dyn Write) -> std::io::Result<()> {
     }
 }
 
-fn table_many(os: &[Outcome], origin: &str, out: &mut dyn Write) -> std::io::Result<()> {
+fn table_many(
+    os: &[Outcome],
+    origin: &str,
+    version: CalicoVersion,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
     let w = os
         .iter()
         .map(|o| show(&o.method).len())
         .max()
         .unwrap_or(6)
         .max(6);
-    writeln!(out, "Picks on {origin}:")?;
-    writeln!(out, "{:<w$}  {:<14} ADDRESS", "METHOD", "INTERFACE")?;
+    let wi = os
+        .iter()
+        .filter_map(|o| o.interface.as_ref().map(String::len))
+        .max()
+        .unwrap_or(0)
+        .max("INTERFACE".len());
+    writeln!(out, "Picks on {origin} by {}:", version.rules())?;
+    writeln!(out, "{:<w$}  {:<wi$}  ADDRESS", "METHOD", "INTERFACE")?;
     for o in os {
         match (&o.interface, &o.address) {
-            (Some(i), Some(a)) => writeln!(out, "{:<w$}  {i:<14} {a}", show(&o.method))?,
+            (Some(i), Some(a)) => writeln!(out, "{:<w$}  {i:<wi$}  {a}", show(&o.method))?,
             _ => writeln!(
                 out,
-                "{:<w$}  {:<14} ({})",
+                "{:<w$}  {:<wi$}  ({})",
                 show(&o.method),
                 "-",
                 o.error_message()
@@ -256,4 +369,133 @@ fn table_many(os: &[Outcome], origin: &str, out: &mut dyn Write) -> std::io::Res
         out,
         "Give one METHOD for the reason and the interfaces passed over."
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::calico::version::CURRENT;
+    use std::io;
+
+    /// A node with a point-to-point link listed last and an ordinary NIC.
+    struct Node;
+
+    impl HostInfo for Node {
+        fn links(&self) -> io::Result<Vec<(u32, String)>> {
+            Ok(vec![
+                (1, "lo".into()),
+                (2, "ens33".into()),
+                (3, "ppp0".into()),
+            ])
+        }
+        fn addresses(&self) -> io::Result<Vec<AddrEntry>> {
+            let e = |index, address: &str, local: &str, prefix_len| AddrEntry {
+                index,
+                prefix_len,
+                address: Some(address.parse().unwrap()),
+                local: Some(local.parse().unwrap()),
+            };
+            Ok(vec![
+                e(1, "127.0.0.1", "127.0.0.1", 8),
+                e(2, "192.168.30.71", "192.168.30.71", 24),
+                e(3, "10.0.0.2", "10.0.0.1", 24),
+            ])
+        }
+        fn routes(&self, _f: Family) -> io::Result<Vec<RouteEntry>> {
+            Ok(vec![RouteEntry {
+                dst: Some("0.0.0.0/0".parse().unwrap()),
+                table: 254,
+                proto: 3,
+                kind: 1,
+                priority: 0,
+                prefsrc: None,
+                hops: vec![(Some(2), Some("192.168.30.2".parse().unwrap()))],
+            }])
+        }
+        fn route_get(&self, dst: IpAddr) -> io::Result<RouteEntry> {
+            Err(io::Error::other(format!("no route to {dst}")))
+        }
+        fn neighbours(&self, _t: NeighTable) -> io::Result<Vec<NeighEntry>> {
+            Ok(Vec::new())
+        }
+    }
+
+    fn args(method: Option<&str>, format: OutFormat, version: &str) -> AutodetectArgs {
+        AutodetectArgs {
+            method: method.map(str::to_string),
+            host: HostArgs {
+                host_file: None,
+                internal_ips: Vec::new(),
+                family: 4,
+                calico_version: version.parse().unwrap(),
+            },
+            format,
+        }
+    }
+
+    /// `can-reach=` on the fake node: no route anywhere.
+    struct NoRoute;
+
+    impl Resolver for NoRoute {
+        fn route_source(&self, dest: &str, _f: Family) -> Result<IpAddr, String> {
+            Err(format!("no route to {dest}"))
+        }
+    }
+
+    fn printed(a: &AutodetectArgs) -> String {
+        let src = load_host_from(&a.host, &Node, Box::new(NoRoute)).unwrap();
+        let mut out = Vec::new();
+        answer(a, &src, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn one_method_table_names_the_rules() {
+        let text = printed(&args(Some("first-found"), OutFormat::Table, "3.32"));
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "method     first-found");
+        assert_eq!(lines[1], format!("rules      {}", CURRENT.rules()));
+        assert_eq!(lines[2], "interface  ppp0");
+        assert_eq!(lines[3], "address    10.0.0.1/32");
+        let old = printed(&args(Some("first-found"), OutFormat::Table, "3.31"));
+        assert!(old.contains("rules      Calico v3.31 ("), "{old}");
+        assert!(old.contains("address    10.0.0.1/24"), "{old}");
+    }
+
+    #[test]
+    fn many_methods_table_header_and_rows() {
+        let text = printed(&args(None, OutFormat::Table, "3.32"));
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            format!("Picks on this host by {}:", CURRENT.rules())
+        );
+        assert_eq!(lines[1], "METHOD                  INTERFACE  ADDRESS");
+        assert_eq!(lines[2], "first-found             ppp0       10.0.0.1/32");
+        assert!(
+            lines.contains(&"interface=ens33         ens33      192.168.30.71/24"),
+            "{text}"
+        );
+        assert!(
+            lines.contains(&"can-reach=192.168.30.2  -          (cannot find a route to can-reach destination \"192.168.30.2\": no route to 192.168.30.2)"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn json_names_the_rules() {
+        let one: serde_json::Value = serde_json::from_str(&printed(&args(
+            Some("interface=ppp0"),
+            OutFormat::Json,
+            "3.31",
+        )))
+        .unwrap();
+        assert_eq!(one["calico_version"], "v3.31");
+        assert_eq!(one["address"], "10.0.0.1/24");
+        let many: serde_json::Value =
+            serde_json::from_str(&printed(&args(None, OutFormat::Json, "3.32"))).unwrap();
+        assert_eq!(many["calico_version"], "v3.32");
+        assert_eq!(many["methods"][0]["address"], "10.0.0.1/32");
+        assert_eq!(many["methods"][0]["calico_version"], "v3.32");
+    }
 }

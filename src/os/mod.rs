@@ -1,12 +1,15 @@
 //! Every contact with the operating system, behind small traits tests can
 //! fake: capture handles (`pcap`), interface listing and MTU (`ifaces`),
-//! the probe's raw socket (`icmp`), signals, and the terminal's width.
+//! the probe's raw socket (`icmp`), links, addresses and routes over
+//! rtnetlink (`netlink`, behind calico's `HostInfo`), privileges (`privs`),
+//! signals, and the terminal's width.
 //! Commands take a [`Platform`]; [`Host`] is the real one, [`fake::FakeHost`]
 //! replays capture files on fake NICs without root.
 
 pub mod fake;
 pub mod icmp;
 pub mod ifaces;
+pub mod netlink;
 pub mod pcap;
 pub mod privs;
 pub mod terminal;
