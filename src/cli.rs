@@ -134,7 +134,34 @@ pub struct LiveArgs {
     #[arg(long, value_name = "FILE.pcapng")]
     pub write: Option<PathBuf>,
     #[command(flatten)]
+    pub metrics: MetricsArgs,
+    #[command(flatten)]
     pub decode: DecodeArgs,
+}
+
+/// `live --metrics`: the node daemon.
+#[derive(Debug, Clone, Args)]
+pub struct MetricsArgs {
+    /// Keep capturing (no --duration needed) and serve /metrics (OpenMetrics),
+    /// /report, /healthz and /readyz over HTTP on this address, e.g. 0.0.0.0:9420
+    #[arg(long = "metrics", value_name = "ADDR:PORT")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Also expose tuntrace_pair_packets_total per inner (pod) pair
+    #[arg(long = "metrics-pairs", requires = "metrics_listen")]
+    pub metrics_pairs: bool,
+    /// Pair series at most; the rest add to one "other" series per device, direction and encap
+    #[arg(long = "metrics-max-pairs", default_value_t = 2000, value_name = "N")]
+    pub metrics_max_pairs: usize,
+    /// A pair series not seen for this long is removed (e.g. 10m)
+    #[arg(
+        long = "metrics-pair-ttl",
+        default_value = "10m",
+        value_name = "DURATION"
+    )]
+    pub metrics_pair_ttl: String,
+    /// This node's name in /report (default: $NODE_NAME, else the host name)
+    #[arg(long, value_name = "NAME")]
+    pub node: Option<String>,
 }
 
 /// Output of the diagnostic commands (no streaming form).

@@ -48,6 +48,7 @@ struct State {
     controls: Vec<(String, ReplayControl)>,
     stops: Vec<UnboundedSender<()>>,
     echo: Option<(String, EchoPath)>,
+    addrs: Vec<IpAddr>,
 }
 
 /// The fake machine. Share it (`&FakeHost` is `Sync`) with a thread that
@@ -158,6 +159,12 @@ impl FakeHost {
         self
     }
 
+    /// The host owns `addr` (on some interface).
+    pub fn address(self, addr: IpAddr) -> FakeHost {
+        self.lock().addrs.push(addr);
+        self
+    }
+
     /// A Ctrl-C (SIGINT) to every session listening.
     pub fn interrupt(&self) {
         for tx in &self.lock().stops {
@@ -259,6 +266,14 @@ impl Platform for FakeHost {
         let (tx, rx) = unbounded_channel();
         self.lock().stops.push(tx);
         Ok(rx)
+    }
+
+    fn addresses(&self) -> io::Result<Vec<IpAddr>> {
+        Ok(self.lock().addrs.clone())
+    }
+
+    fn host_name(&self) -> Option<String> {
+        Some("fakehost".into())
     }
 }
 

@@ -4,6 +4,7 @@
 //! Commands take a [`Platform`]; [`Host`] is the real one, [`fake::FakeHost`]
 //! replays capture files on fake NICs without root.
 
+pub mod addrs;
 pub mod fake;
 pub mod icmp;
 pub mod ifaces;
@@ -43,6 +44,10 @@ pub trait Platform: Sync {
     fn echo_socket(&self, target: IpAddr) -> io::Result<Box<dyn EchoSocket>>;
     /// SIGINT and SIGTERM, from now on. Call inside a tokio runtime.
     fn stop_requests(&self) -> io::Result<StopRequests>;
+    /// This node's own addresses (every interface).
+    fn addresses(&self) -> io::Result<Vec<IpAddr>>;
+    /// The host name, if known.
+    fn host_name(&self) -> Option<String>;
 }
 
 /// The machine we run on.
@@ -83,5 +88,13 @@ impl Platform for Host {
             }
         });
         Ok(rx)
+    }
+
+    fn addresses(&self) -> io::Result<Vec<IpAddr>> {
+        addrs::list()
+    }
+
+    fn host_name(&self) -> Option<String> {
+        addrs::host_name()
     }
 }

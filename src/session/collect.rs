@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use crate::flows::{FlowTable, Limits};
 use crate::iface::IfaceId;
 use crate::report::CaptureStats;
+use crate::sources::live::KernelCounters;
 
 use super::worker::Event;
 
@@ -36,6 +37,8 @@ pub struct Collector {
     pub finished: Vec<Option<Finished>>,
     /// Per loop: kernel drops as last reported.
     pub drops: Vec<u64>,
+    /// Per loop: kernel counters as last reported.
+    pub counters: Vec<KernelCounters>,
     pending: BTreeMap<u64, FlowTable>,
     /// Start time of each epoch (index = epoch).
     epoch_start: Vec<u64>,
@@ -53,6 +56,7 @@ impl Collector {
             upto: vec![None; workers],
             finished: vec![None; workers],
             drops: vec![0; workers],
+            counters: vec![KernelCounters::default(); workers],
             pending: BTreeMap::new(),
             epoch_start: vec![start_ns],
             next: 0,
@@ -82,14 +86,17 @@ impl Collector {
                 worker,
                 epoch,
                 table,
-                dropped,
+                counters,
             } => {
                 self.add(epoch, &table);
                 if let Some(u) = self.upto.get_mut(worker) {
                     *u = Some(epoch);
                 }
                 if let Some(d) = self.drops.get_mut(worker) {
-                    *d = dropped;
+                    *d = counters.dropped_by_kernel + counters.dropped_by_interface;
+                }
+                if let Some(c) = self.counters.get_mut(worker) {
+                    *c = counters;
                 }
             }
             Event::CountReached => self.count_reached = true,
@@ -108,6 +115,13 @@ impl Collector {
                 }
                 if let Some(d) = self.drops.get_mut(worker) {
                     *d = stats.dropped_by_kernel + stats.dropped_by_interface;
+                }
+                if let Some(c) = self.counters.get_mut(worker) {
+                    *c = KernelCounters {
+                        received: stats.received,
+                        dropped_by_kernel: stats.dropped_by_kernel,
+                        dropped_by_interface: stats.dropped_by_interface,
+                    };
                 }
                 if let Some(f) = self.finished.get_mut(worker) {
                     *f = Some(Finished { stats, packets });
@@ -195,7 +209,7 @@ mod tests {
             worker,
             epoch,
             table: table_with(n),
-            dropped: 0,
+            counters: KernelCounters::default(),
         }
     }
 

@@ -260,6 +260,17 @@ impl Session {
         &self.col.drops
     }
 
+    /// Kernel counters per NIC, as last reported (capture-loop order).
+    pub fn counters(&self) -> &[crate::sources::live::KernelCounters] {
+        &self.col.counters
+    }
+
+    /// Per NIC: what its capture loop left when it ended (`None`: still
+    /// capturing).
+    pub fn finished(&self) -> &[Option<Finished>] {
+        &self.col.finished
+    }
+
     /// When the session started.
     pub fn started(&self) -> Instant {
         self.started

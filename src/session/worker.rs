@@ -86,8 +86,8 @@ pub enum Event {
         worker: usize,
         epoch: u64,
         table: FlowTable,
-        /// Kernel + interface drops so far.
-        dropped: u64,
+        /// The NIC's kernel counters so far.
+        counters: KernelCounters,
     },
     /// `--count` was reached.
     CountReached,
@@ -196,7 +196,7 @@ impl Worker {
                     worker: index,
                     epoch,
                     table: count.pipeline.table.take(),
-                    dropped: kernel.dropped_by_kernel + kernel.dropped_by_interface,
+                    counters: kernel,
                 });
                 epoch = now;
             }

@@ -1,0 +1,112 @@
+//! `live --metrics`: the exporter fed from the session's intervals, and its
+//! HTTP server, started before any NIC is opened.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::cli::LiveArgs;
+use crate::exit;
+use crate::metrics::{serve, Exporter, NicState, Server, Settings};
+use crate::os::Platform;
+use crate::report::{CaptureStats, Report};
+use crate::session::{Interval, Session};
+use crate::timefmt::now_ns;
+
+/// The exporter and the server answering from it.
+pub struct Daemon {
+    exporter: Exporter,
+    /// Held to keep serving; dropped (stopped) with the daemon.
+    _server: Server,
+}
+
+/// Binds `addr` and starts serving; exit 2 when the address cannot be had.
+pub fn start(
+    platform: &dyn Platform,
+    args: &LiveArgs,
+    addr: SocketAddr,
+    pair_ttl: Duration,
+) -> Result<Daemon, u8> {
+    let listener = serve::bind(addr).map_err(|e| {
+        super::super::error(format!("--metrics {addr}: cannot listen there: {e}"));
+        exit::USAGE
+    })?;
+    let local = platform.addresses().unwrap_or_else(|e| {
+        eprintln!(
+            "tuntrace: warning: cannot list this node's addresses ({e}); \
+             every tunnel is labelled direction=\"ingress\""
+        );
+        Vec::new()
+    });
+    let m = &args.metrics;
+    let exporter = Exporter::new(Settings {
+        node: node_name(platform, m.node.as_deref()),
+        local,
+        pairs: m.metrics_pairs,
+        max_pairs: m.metrics_max_pairs,
+        pair_ttl,
+    });
+    let server = Server::start(listener, exporter.shared()).map_err(|e| {
+        super::super::error(format!("--metrics {addr}: cannot start serving: {e}"));
+        exit::USAGE
+    })?;
+    eprintln!(
+        "tuntrace: serving /metrics, /report, /healthz, /readyz on http://{}",
+        server.addr
+    );
+    Ok(Daemon {
+        exporter,
+        _server: server,
+    })
+}
+
+/// `--node`, else `$NODE_NAME` (the downward API), else the host name.
+fn node_name(platform: &dyn Platform, flag: Option<&str>) -> String {
+    flag.map(str::to_string)
+        .or_else(|| std::env::var("NODE_NAME").ok().filter(|n| !n.is_empty()))
+        .or_else(|| platform.host_name())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+impl Daemon {
+    /// Folds in the session's state after `iv` (or now, without one).
+    pub fn update(&mut self, session: &Session, iv: Option<&Interval>) {
+        let nics = nic_states(session);
+        let mut total = session.report_of(session.total());
+        for n in &nics {
+            if let Some(link) = total.links.iter_mut().find(|l| l.interface == n.name) {
+                link.capture = Some(CaptureStats {
+                    received: n.received,
+                    dropped_by_kernel: n.dropped_by_kernel,
+                    dropped_by_interface: n.dropped_by_interface,
+                    vanished_at: None,
+                    error: n.stopped.clone(),
+                });
+            }
+        }
+        let part: Option<Report> = iv.map(|iv| session.report_of(&iv.table));
+        let now = iv.map_or_else(now_ns, |iv| iv.end_ns);
+        self.exporter.update(total, part.as_ref(), &nics, now);
+    }
+}
+
+/// Each chosen NIC: kernel counters and, when its loop ended, why.
+fn nic_states(session: &Session) -> Vec<NicState> {
+    session
+        .names()
+        .iter()
+        .zip(session.counters())
+        .zip(session.finished())
+        .map(|((name, c), fin)| NicState {
+            name: name.clone(),
+            received: c.received,
+            dropped_by_kernel: c.dropped_by_kernel,
+            dropped_by_interface: c.dropped_by_interface,
+            stopped: fin.as_ref().map(|f| {
+                f.stats
+                    .error
+                    .clone()
+                    .unwrap_or_else(|| "capture stopped".into())
+            }),
+        })
+        .collect()
+}
