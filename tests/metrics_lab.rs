@@ -1,0 +1,219 @@
+//! The node daemon under a real Prometheus, in the namespace lab: both nodes
+//! run `tuntrace live --metrics`, Debian's `prometheus` (installed by
+//! `.ci/deps`, started here inside vms71 with a generated config, a 1 s
+//! scrape interval and a temporary TSDB) scrapes them and adds `node`, and
+//! the test asks Prometheus's HTTP API which NIC each node's tunnel uses.
+//! Then the tunnel peers move to the other underlay, as a changed
+//! IP_AUTODETECTION_METHOD moves Calico's `via` addresses, and the rate has
+//! to follow to the other NIC within a few scrapes. Needs root (skipped with
+//! a reason otherwise; a failure under CI=true).
+
+mod lab;
+
+use std::collections::BTreeMap;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use lab::{can_run, Lab, Mode, Underlay, POD1, POD2};
+use serde_json::Value;
+
+const PORT: u16 = 9420;
+const PROM: &str = "127.0.0.1:9090";
+
+/// Prometheus inside `ns`, ended (by pid) when dropped; its TSDB removed.
+struct Prometheus {
+    child: Child,
+    dir: std::path::PathBuf,
+}
+
+impl Prometheus {
+    fn start(lab: &Lab) -> Prometheus {
+        let bin = "/usr/bin/prometheus";
+        assert!(
+            std::path::Path::new(bin).exists(),
+            "{bin} is missing: `bash .ci/deps` installs Debian's prometheus package"
+        );
+        let dir = std::env::temp_dir().join(format!("{}-prometheus", lab.prefix));
+        std::fs::create_dir_all(&dir).unwrap();
+        let config = format!(
+            "global:\n  scrape_interval: 1s\n  scrape_timeout: 900ms\n  evaluation_interval: 1s\n\
+             scrape_configs:\n  - job_name: tuntrace\n    static_configs:\n\
+             \x20     - targets: ['127.0.0.1:{PORT}']\n        labels: {{node: vms71}}\n\
+             \x20     - targets: ['192.168.26.72:{PORT}']\n        labels: {{node: vms72}}\n"
+        );
+        let conf = dir.join("prometheus.yml");
+        std::fs::write(&conf, config).unwrap();
+        let child = Command::new("ip")
+            .args(["netns", "exec", &lab.ns("vms71"), bin])
+            .arg(format!("--config.file={}", conf.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("data").display()
+            ))
+            .arg(format!("--web.listen-address={PROM}"))
+            .arg("--log.level=warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start prometheus");
+        Prometheus { child, dir }
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// GET `path` on Prometheus from inside vms71 (python3's urllib; curl is
+/// not guaranteed). `None` while it does not answer.
+fn prom_get(lab: &Lab, path_and_query: &str) -> Option<String> {
+    let url = format!("http://{PROM}{path_and_query}");
+    let out = Command::new("ip")
+        .args(["netns", "exec", &lab.ns("vms71"), "python3", "-c"])
+        .arg("import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())")
+        .arg(&url)
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// An instant query's result: the labels named in `by` → value.
+fn query(lab: &Lab, promql: &str, by: &[&str]) -> BTreeMap<Vec<String>, f64> {
+    let mut q = String::new();
+    for b in promql.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => q.push(b as char),
+            _ => q.push_str(&format!("%{b:02X}")),
+        }
+    }
+    let Some(body) = prom_get(lab, &format!("/api/v1/query?query={q}")) else {
+        return BTreeMap::new();
+    };
+    let v: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    assert_eq!(v["status"], "success", "{body}");
+    v["data"]["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let key = by
+                .iter()
+                .map(|l| r["metric"][l].as_str().unwrap_or("").to_string())
+                .collect();
+            let val = r["value"][1].as_str().unwrap().parse().unwrap();
+            (key, val)
+        })
+        .collect()
+}
+
+fn key(parts: &[&str]) -> Vec<String> {
+    parts.iter().map(|s| s.to_string()).collect()
+}
+
+/// Polls `promql` until `ok` holds; returns the result and the time taken.
+fn until(
+    lab: &Lab,
+    promql: &str,
+    by: &[&str],
+    limit: Duration,
+    ok: impl Fn(&BTreeMap<Vec<String>, f64>) -> bool,
+) -> (BTreeMap<Vec<String>, f64>, Duration) {
+    let start = Instant::now();
+    let mut last = BTreeMap::new();
+    while start.elapsed() < limit {
+        last = query(lab, promql, by);
+        if ok(&last) {
+            return (last, start.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    panic!("{promql}: not as expected within {limit:?}; last result: {last:?}");
+}
+
+/// Pod1 ⇄ pod2 in IPIP between the two nodes over `underlay`: each node's
+/// encapsulator sends to the peer's address there, the kernel picks the NIC.
+fn both_ways(lab: &Lab, underlay: Underlay, n: u32) {
+    lab.send_ipip("vms71", &underlay.node_ip(72), POD1, POD2, n);
+    lab.send_ipip("vms72", &underlay.node_ip(71), POD2, POD1, n);
+}
+
+#[test]
+fn prometheus_sees_each_nodes_tunnel_nic_and_the_move() {
+    if !can_run("prometheus_sees_each_nodes_tunnel_nic_and_the_move") {
+        return;
+    }
+    let lab = Lab::new(Underlay::Net30, Mode::RawOnly);
+    let listen = format!("0.0.0.0:{PORT}");
+    let args = ["live", "--metrics", listen.as_str(), "--interval", "200ms"];
+    let t71 = lab.tuntrace("vms71", &args);
+    let t72 = lab.tuntrace("vms72", &args);
+    let _prom = Prometheus::start(&lab);
+    let up = "sum by (node) (up{job=\"tuntrace\"})";
+    until(&lab, up, &["node"], Duration::from_secs(30), |r| {
+        r.get(&key(&["vms71"])) == Some(&1.0) && r.get(&key(&["vms72"])) == Some(&1.0)
+    });
+
+    // Underlay 30: the tunnel is on ens33 (vms71) and eth0 (vms72), both ways.
+    both_ways(&lab, Underlay::Net30, 20);
+    let by = ["node", "device", "direction"];
+    let sum = "sum by (node, device, direction) (tuntrace_tunnel_packets_total{encap=\"ipip\"})";
+    let want: BTreeMap<Vec<String>, f64> = [
+        (key(&["vms71", "ens33", "egress"]), 20.0),
+        (key(&["vms71", "ens33", "ingress"]), 20.0),
+        (key(&["vms72", "eth0", "egress"]), 20.0),
+        (key(&["vms72", "eth0", "ingress"]), 20.0),
+    ]
+    .into();
+    until(&lab, sum, &by, Duration::from_secs(20), |r| *r == want);
+
+    // The peers move to underlay 26: the rate must follow to ens32 / eth1.
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let end = Instant::now() + Duration::from_secs(40);
+            while !stop.load(Ordering::Relaxed) && Instant::now() < end {
+                both_ways(&lab, Underlay::Net26, 5);
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
+        let rate =
+            "sum by (node, device) (rate(tuntrace_tunnel_packets_total{encap=\"ipip\"}[3s]))";
+        let (r, took) = until(
+            &lab,
+            rate,
+            &["node", "device"],
+            Duration::from_secs(30),
+            |r| {
+                let at = |n: &str, d: &str| r.get(&key(&[n, d])).copied().unwrap_or(0.0);
+                at("vms71", "ens32") > 0.0
+                    && at("vms72", "eth1") > 0.0
+                    && at("vms71", "ens33") == 0.0
+                    && at("vms72", "eth0") == 0.0
+            },
+        );
+        stop.store(true, Ordering::Relaxed);
+        eprintln!("rate moved to ens32/eth1 in {took:?}: {r:?}");
+        // 3 s of rate window plus a few 1 s scrapes.
+        assert!(took < Duration::from_secs(10), "took {took:?}");
+    });
+    let after = query(&lab, sum, &by);
+    assert_eq!(after.get(&key(&["vms71", "ens33", "egress"])), Some(&20.0));
+    assert!(
+        after[&key(&["vms71", "ens32", "egress"])] >= 5.0,
+        "{after:?}"
+    );
+    assert!(
+        after[&key(&["vms72", "eth1", "ingress"])] >= 5.0,
+        "{after:?}"
+    );
+    let (r71, r72) = (t71.stop(), t72.stop());
+    assert_eq!(r71.code, Some(0), "{}", r71.stderr);
+    assert_eq!(r72.code, Some(0), "{}", r72.stderr);
+}
