@@ -162,6 +162,21 @@ pub struct MetricsArgs {
     /// This node's name in /report (default: $NODE_NAME, else the host name)
     #[arg(long, value_name = "NAME")]
     pub node: Option<String>,
+    /// With --metrics: interfaces tunnel traffic may use (audited continuously into
+    /// tuntrace_audit_findings); repeatable or comma-separated
+    #[arg(
+        long = "expect-iface",
+        value_name = "NAME",
+        value_delimiter = ',',
+        requires = "metrics_listen"
+    )]
+    pub expect_iface: Vec<String>,
+    /// With --metrics: the underlay network tunnels must run over; repeatable
+    #[arg(long = "expect-cidr", value_name = "CIDR", requires = "metrics_listen")]
+    pub expect_cidr: Vec<ipnet::IpNet>,
+    /// With --metrics: the pod network (IP pool), for the pod-address checks; repeatable
+    #[arg(long = "pod-cidr", value_name = "CIDR", requires = "metrics_listen")]
+    pub pod_cidr: Vec<ipnet::IpNet>,
 }
 
 /// Output of the diagnostic commands (no streaming form).

@@ -255,3 +255,29 @@ fn a_taken_address_exits_2_before_capturing() {
     // No NIC was opened: a vanish finds nothing to act on.
     assert!(!host.vanish("ens33"));
 }
+
+#[test]
+fn audit_findings_follow_the_expectations() {
+    let host = vms71();
+    let (code, _) = with_daemon(
+        &host,
+        &["--interval", "100ms", "--expect-iface", "ens32"],
+        |addr| {
+            let m = wait_for(addr, "/metrics", |_, b| {
+                b.contains(TUNNEL_OUT) && b.contains(TUNNEL_IN)
+            });
+            let findings = lines_of(&m, "tuntrace_audit_findings{");
+            assert_eq!(
+                findings,
+                vec![r#"tuntrace_audit_findings{kind="unexpected-interface",device="ens33"} 2"#],
+                "{m}"
+            );
+        },
+    );
+    assert_eq!(code, exit::OK);
+    // Without expectations the family is not there at all.
+    let (_, _) = with_daemon(&vms71(), &["--interval", "100ms"], |addr| {
+        let m = wait_for(addr, "/metrics", |_, b| b.contains(TUNNEL_OUT));
+        assert!(!m.contains("tuntrace_audit_findings"), "{m}");
+    });
+}

@@ -46,6 +46,8 @@ pub struct Settings {
     pub max_pairs: usize,
     /// `--metrics-pair-ttl`.
     pub pair_ttl: Duration,
+    /// Expectations were given: expose `tuntrace_audit_findings`.
+    pub audit: bool,
 }
 
 /// One chosen NIC as the session last saw it.
@@ -89,6 +91,12 @@ struct DeviceLabels {
 struct DropLabels {
     device: String,
     reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FindingLabels {
+    kind: String,
+    device: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -156,6 +164,7 @@ struct Families {
     capture_dropped: Family<DropLabels, Counter>,
     series: Family<FamilyLabels, Gauge>,
     pairs_overflow: Counter,
+    findings: Family<FindingLabels, Gauge>,
 }
 
 /// Updates the series from each interval; owns what the HTTP side reads.
@@ -169,6 +178,8 @@ pub struct Exporter {
     pairs: HashMap<PairLabels, u64>,
     /// The `"other"` pair series (per device, direction, encap).
     overflow: HashMap<PairLabels, ()>,
+    /// The findings series exposed now.
+    finding_series: Vec<FindingLabels>,
 }
 
 impl Exporter {
@@ -184,6 +195,7 @@ impl Exporter {
             capture_dropped: Family::default(),
             series: Family::default(),
             pairs_overflow: Counter::default(),
+            findings: Family::default(),
         };
         reg.register(
             "tunnel_packets",
@@ -223,6 +235,13 @@ impl Exporter {
             "Frames lost before the capture, per NIC (reason: kernel or interface)",
             fam.capture_dropped.clone(),
         );
+        if set.audit {
+            reg.register(
+                "audit_findings",
+                "Audit findings on the cumulative report, per kind and device (comma-separated for path findings)",
+                fam.findings.clone(),
+            );
+        }
         reg.register(
             "series",
             "Series the exporter currently exposes, per family",
@@ -257,6 +276,7 @@ impl Exporter {
             tunnels: HashMap::new(),
             pairs: HashMap::new(),
             overflow: HashMap::new(),
+            finding_series: Vec::new(),
         }
     }
 
@@ -273,8 +293,12 @@ impl Exporter {
         total: Report,
         interval: Option<&Report>,
         nics: &[NicState],
+        findings: &[(String, String)],
         now_ns: u64,
     ) {
+        if self.set.audit {
+            self.findings_from(findings);
+        }
         self.tunnels_from(&total, now_ns);
         if let (true, Some(iv)) = (self.set.pairs, interval) {
             self.pairs_from(iv, now_ns);
@@ -404,6 +428,31 @@ impl Exporter {
         };
         self.fam.pair_packets.get_or_create(&labels).inc_by(packets);
         self.overflow.insert(labels, ());
+    }
+
+    /// Sets the findings gauges anew: a resolved finding's series goes.
+    fn findings_from(&mut self, findings: &[(String, String)]) {
+        let mut counts: HashMap<FindingLabels, i64> = HashMap::new();
+        for (kind, device) in findings {
+            let labels = FindingLabels {
+                kind: kind.clone(),
+                device: device.clone(),
+            };
+            *counts.entry(labels).or_default() += 1;
+        }
+        // Set the new values before removing the old series: a scrape in
+        // between never sees the family empty.
+        for (labels, n) in &counts {
+            self.fam.findings.get_or_create(labels).set(*n);
+        }
+        for gone in self
+            .finding_series
+            .iter()
+            .filter(|l| !counts.contains_key(*l))
+        {
+            self.fam.findings.remove(gone);
+        }
+        self.finding_series = counts.into_keys().collect();
     }
 
     fn capture_from(&mut self, nics: &[NicState]) {

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::audit::{audit, Expect};
 use crate::cli::LiveArgs;
 use crate::exit;
 use crate::metrics::{serve, Exporter, NicState, Server, Settings};
@@ -15,6 +16,8 @@ use crate::timefmt::now_ns;
 /// The exporter and the server answering from it.
 pub struct Daemon {
     exporter: Exporter,
+    /// `--expect-*` / `--pod-cidr`, audited on every update.
+    expect: Option<Expect>,
     /// Held to keep serving; dropped (stopped) with the daemon.
     _server: Server,
 }
@@ -38,12 +41,14 @@ pub fn start(
         Vec::new()
     });
     let m = &args.metrics;
+    let expect = expectations(args, platform);
     let exporter = Exporter::new(Settings {
         node: node_name(platform, m.node.as_deref()),
         local,
         pairs: m.metrics_pairs,
         max_pairs: m.metrics_max_pairs,
         pair_ttl,
+        audit: expect.is_some(),
     });
     let server = Server::start(listener, exporter.shared()).map_err(|e| {
         super::super::error(format!("--metrics {addr}: cannot start serving: {e}"));
@@ -55,8 +60,35 @@ pub fn start(
     );
     Ok(Daemon {
         exporter,
+        expect,
         _server: server,
     })
+}
+
+/// The audit's expectations, when any `--expect-*` or `--pod-cidr` is given
+/// (each NIC's own MTU for the near-MTU check, as `audit` live does).
+fn expectations(args: &LiveArgs, platform: &dyn Platform) -> Option<Expect> {
+    let m = &args.metrics;
+    if m.expect_iface.is_empty() && m.expect_cidr.is_empty() && m.pod_cidr.is_empty() {
+        return None;
+    }
+    let mut e = Expect::new();
+    e.ifaces = m
+        .expect_iface
+        .iter()
+        .filter(|s| !s.is_empty())
+        .cloned()
+        .collect();
+    e.cidrs = m.expect_cidr.iter().map(|c| c.trunc()).collect();
+    e.pod_cidrs = m.pod_cidr.iter().map(|c| c.trunc()).collect();
+    if let Ok(ifaces) = platform.interfaces() {
+        for i in ifaces {
+            if let Some(mtu) = platform.mtu(&i.name) {
+                e.iface_mtu.insert(i.name, mtu);
+            }
+        }
+    }
+    Some(e)
 }
 
 /// `--node`, else `$NODE_NAME` (the downward API), else the host name.
@@ -85,7 +117,15 @@ impl Daemon {
         }
         let part: Option<Report> = iv.map(|iv| session.report_of(&iv.table));
         let now = iv.map_or_else(now_ns, |iv| iv.end_ns);
-        self.exporter.update(total, part.as_ref(), &nics, now);
+        let findings: Vec<(String, String)> = match &self.expect {
+            Some(e) => audit(&total, e)
+                .into_iter()
+                .map(|f| (f.kind.to_string(), f.interface))
+                .collect(),
+            None => Vec::new(),
+        };
+        self.exporter
+            .update(total, part.as_ref(), &nics, &findings, now);
     }
 }
 
