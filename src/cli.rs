@@ -159,6 +159,10 @@ pub struct MetricsArgs {
         value_name = "DURATION"
     )]
     pub metrics_pair_ttl: String,
+    /// With --metrics: write path changes and audit findings as JSON lines to FILE
+    /// (appended) or stdout (-)
+    #[arg(long, value_name = "FILE|-", requires = "metrics_listen")]
+    pub events: Option<PathBuf>,
     /// This node's name in /report (default: $NODE_NAME, else the host name)
     #[arg(long, value_name = "NAME")]
     pub node: Option<String>,

@@ -281,3 +281,80 @@ fn audit_findings_follow_the_expectations() {
         assert!(!m.contains("tuntrace_audit_findings"), "{m}");
     });
 }
+
+#[test]
+fn events_log_first_paths_and_findings_as_json_lines() {
+    let dir = std::env::temp_dir().join(format!("tuntrace-events-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("events.jsonl");
+    let path = file.to_str().unwrap().to_string();
+    // ens34 replays ens33's frames too: the tunnel is on both NICs.
+    let host = vms71().nic_from("ens34", case1(), "ens33", 1.0);
+    let (code, _) = with_daemon(
+        &host,
+        &[
+            "--interval",
+            "100ms",
+            "--events",
+            &path,
+            "--expect-iface",
+            "ens32",
+            "--node",
+            "vms71",
+        ],
+        |addr| {
+            wait_for(addr, "/metrics", |_, b| {
+                b.contains(TUNNEL_OUT) && b.contains(&TUNNEL_OUT.replace("ens33", "ens34"))
+            });
+        },
+    );
+    assert_eq!(code, exit::OK);
+    let text = std::fs::read_to_string(&file).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let events: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    // Each direction is first seen (from nothing), every change starts where
+    // the last one ended, and the NICs named are the two that carried it.
+    for (src, dst) in [
+        ("192.168.30.71", "192.168.30.72"),
+        ("192.168.30.72", "192.168.30.71"),
+    ] {
+        let paths: Vec<&Value> = events
+            .iter()
+            .filter(|e| {
+                e["event"] == "path-change" && e["outer_src"] == src && e["outer_dst"] == dst
+            })
+            .collect();
+        assert!(!paths.is_empty(), "{text}");
+        assert_eq!(paths[0]["from"], serde_json::json!([]), "{text}");
+        assert_eq!(paths[0]["encap"], "ipip");
+        for w in paths.windows(2) {
+            assert_eq!(w[1]["from"], w[0]["to"], "{text}");
+        }
+        let mut nics: Vec<&str> = paths
+            .iter()
+            .flat_map(|e| {
+                e["to"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|n| n.as_str().unwrap())
+            })
+            .collect();
+        nics.sort();
+        nics.dedup();
+        assert_eq!(nics, ["ens33", "ens34"], "{text}");
+    }
+    assert!(events
+        .iter()
+        .all(|e| e["node"] == "vms71" && e["time"].as_str().is_some_and(|t| t.ends_with('Z'))));
+    let new: Vec<(&str, &str)> = events
+        .iter()
+        .filter(|e| e["event"] == "finding" && e["state"] == "new")
+        .map(|e| (e["kind"].as_str().unwrap(), e["device"].as_str().unwrap()))
+        .collect();
+    assert!(new.contains(&("unexpected-interface", "ens33")), "{text}");
+    assert!(new.contains(&("unexpected-interface", "ens34")), "{text}");
+}

@@ -174,7 +174,10 @@ fn prometheus_sees_each_nodes_tunnel_nic_and_the_move() {
     let lab = Lab::new(Underlay::Net30, Mode::Ipip);
     let listen = format!("0.0.0.0:{PORT}");
     let args = ["live", "--metrics", listen.as_str(), "--interval", "200ms"];
-    let t71 = lab.tuntrace("vms71", &args);
+    let events = std::env::temp_dir().join(format!("{}-events.jsonl", lab.prefix));
+    let mut with_events = args.to_vec();
+    with_events.extend(["--events", events.to_str().unwrap()]);
+    let t71 = lab.tuntrace("vms71", &with_events);
     let t72 = lab.tuntrace("vms72", &args);
     let _prom = Prometheus::start(&lab);
     let up = "sum by (node) (up{job=\"tuntrace\"})";
@@ -245,6 +248,19 @@ fn prometheus_sees_each_nodes_tunnel_nic_and_the_move() {
         "{after:?}"
     );
     let (r71, r72) = (t71.stop(), t72.stop());
+    // vms71's event log: the tunnel first seen on ens33, the new one (the
+    // peers' underlay-26 addresses) on ens32.
+    let log = std::fs::read_to_string(&events).unwrap();
+    let _ = std::fs::remove_file(&events);
+    let first_on = |src: &str, dst: &str| -> Vec<String> {
+        log.lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .find(|e| e["event"] == "path-change" && e["outer_src"] == src && e["outer_dst"] == dst)
+            .map(|e| serde_json::from_value(e["to"].clone()).unwrap())
+            .unwrap_or_else(|| panic!("no path-change for {src} -> {dst} in\n{log}"))
+    };
+    assert_eq!(first_on("192.168.30.71", "192.168.30.72"), ["ens33"]);
+    assert_eq!(first_on("192.168.26.71", "192.168.26.72"), ["ens32"]);
     assert_eq!(r71.code, Some(0), "{}", r71.stderr);
     assert_eq!(r72.code, Some(0), "{}", r72.stderr);
 }

@@ -4,8 +4,10 @@
 //! `/healthz` and `/readyz` over HTTP from its own thread, so a scrape never
 //! waits on capture and capture never waits on a scrape.
 
+pub mod events;
 pub mod model;
 pub mod serve;
 
+pub use events::EventLog;
 pub use model::{Exporter, NicState, Settings, Shared};
 pub use serve::Server;

@@ -492,7 +492,7 @@ fn raise(c: &Counter, to: u64) {
 /// The encap's name as the JSON report spells it (through serde, so it
 /// holds whether the row's encap is a string or a typed enum).
 #[allow(clippy::needless_borrows_for_generic_args)]
-fn encap_label(t: &TunnelRow) -> String {
+pub(crate) fn encap_label(t: &TunnelRow) -> String {
     match serde_json::to_value(&t.encap) {
         Ok(serde_json::Value::String(s)) => s,
         _ => "unknown".into(),

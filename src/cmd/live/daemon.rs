@@ -1,13 +1,15 @@
 //! `live --metrics`: the exporter fed from the session's intervals, and its
 //! HTTP server, started before any NIC is opened.
 
+use std::io::Write;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::time::Duration;
 
 use crate::audit::{audit, Expect};
 use crate::cli::LiveArgs;
 use crate::exit;
-use crate::metrics::{serve, Exporter, NicState, Server, Settings};
+use crate::metrics::{serve, EventLog, Exporter, NicState, Server, Settings};
 use crate::os::Platform;
 use crate::report::{CaptureStats, Report};
 use crate::session::{Interval, Session};
@@ -18,6 +20,8 @@ pub struct Daemon {
     exporter: Exporter,
     /// `--expect-*` / `--pod-cidr`, audited on every update.
     expect: Option<Expect>,
+    /// `--events`.
+    events: Option<EventLog>,
     /// Held to keep serving; dropped (stopped) with the daemon.
     _server: Server,
 }
@@ -41,9 +45,14 @@ pub fn start(
         Vec::new()
     });
     let m = &args.metrics;
+    let node = node_name(platform, m.node.as_deref());
+    let events = match &m.events {
+        None => None,
+        Some(path) => Some(EventLog::new(&node, open_events(path)?)),
+    };
     let expect = expectations(args, platform);
     let exporter = Exporter::new(Settings {
-        node: node_name(platform, m.node.as_deref()),
+        node,
         local,
         pairs: m.metrics_pairs,
         max_pairs: m.metrics_max_pairs,
@@ -61,8 +70,26 @@ pub fn start(
     Ok(Daemon {
         exporter,
         expect,
+        events,
         _server: server,
     })
+}
+
+/// `--events`: stdout for `-`, else the file, appended to (exit 2 when it
+/// cannot be opened).
+fn open_events(path: &Path) -> Result<Box<dyn Write + Send>, u8> {
+    if path == Path::new("-") {
+        return Ok(Box::new(std::io::stdout()));
+    }
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map(|f| Box::new(f) as Box<dyn Write + Send>)
+        .map_err(|e| {
+            super::super::error(format!("--events {}: {e}", path.display()));
+            exit::USAGE
+        })
 }
 
 /// The audit's expectations, when any `--expect-*` or `--pod-cidr` is given
@@ -124,6 +151,9 @@ impl Daemon {
                 .collect(),
             None => Vec::new(),
         };
+        if let (Some(log), Some(part)) = (&mut self.events, &part) {
+            log.interval(part, &findings, now);
+        }
         self.exporter
             .update(total, part.as_ref(), &nics, &findings, now);
     }
