@@ -181,6 +181,16 @@ pub struct MetricsArgs {
     /// With --metrics: the pod network (IP pool), for the pod-address checks; repeatable
     #[arg(long = "pod-cidr", value_name = "CIDR", requires = "metrics_listen")]
     pub pod_cidr: Vec<ipnet::IpNet>,
+    /// With --metrics: the IP_AUTODETECTION_METHOD in force, evaluated here every few
+    /// seconds (tuntrace_autodetect_info; tunnels must use its interface and address)
+    #[arg(
+        long = "expect-method",
+        value_name = "METHOD",
+        requires = "metrics_listen"
+    )]
+    pub expect_method: Option<String>,
+    #[command(flatten)]
+    pub host: HostArgs,
 }
 
 /// Output of the diagnostic commands (no streaming form).

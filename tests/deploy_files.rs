@@ -200,6 +200,7 @@ fn exposed_names() -> BTreeSet<String> {
         max_pairs: 10,
         pair_ttl: Duration::from_secs(60),
         audit: true,
+        autodetect: true,
     });
     let text = ex.shared().metrics_text();
     let mut names = BTreeSet::new();

@@ -358,3 +358,59 @@ fn events_log_first_paths_and_findings_as_json_lines() {
     assert!(new.contains(&("unexpected-interface", "ens33")), "{text}");
     assert!(new.contains(&("unexpected-interface", "ens34")), "{text}");
 }
+
+#[test]
+fn autodetect_info_follows_the_method_pick_and_drives_the_audit() {
+    let dir = std::env::temp_dir().join(format!("tuntrace-method-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("host.json");
+    let host_with = |nics: &[(&str, &str)]| {
+        let ifaces: Vec<String> = nics
+            .iter()
+            .map(|(n, a)| format!(r#"{{"name": "{n}", "addrs": ["{a}/24"]}}"#))
+            .collect();
+        std::fs::write(&file, format!(r#"{{"ifaces": [{}]}}"#, ifaces.join(","))).unwrap();
+    };
+    // 192.168.26.71 on ens32: the method picks ens32, so the tunnel on
+    // ens33 is unexpected.
+    host_with(&[("ens32", "192.168.26.71"), ("ens33", "192.168.30.71")]);
+    let path = file.to_str().unwrap().to_string();
+    let host = vms71();
+    let method = "cidr=192.168.26.0/24";
+    let (code, _) = with_daemon(
+        &host,
+        &[
+            "--interval",
+            "100ms",
+            "--expect-method",
+            method,
+            "--host-file",
+            &path,
+        ],
+        |addr| {
+            let ens32 = format!(
+                r#"tuntrace_autodetect_info{{method="{method}",device="ens32",address="192.168.26.71"}} 1"#
+            );
+            let m = wait_for(addr, "/metrics", |_, b| {
+                b.contains(TUNNEL_OUT) && b.contains(&ens32)
+            });
+            assert!(
+                m.contains(
+                    r#"tuntrace_audit_findings{kind="unexpected-interface",device="ens33"}"#
+                ),
+                "{m}"
+            );
+            // The address moves to ens33: so does the pick, and the old series goes.
+            host_with(&[("ens32", "10.9.9.9"), ("ens33", "192.168.26.71")]);
+            let ens33 = ens32.replace("ens32", "ens33");
+            let m = wait_for(addr, "/metrics", |_, b| b.contains(&ens33));
+            assert_eq!(
+                lines_of(&m, "tuntrace_autodetect_info{"),
+                vec![ens33.as_str()],
+                "{m}"
+            );
+        },
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(code, exit::OK);
+}

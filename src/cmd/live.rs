@@ -16,6 +16,7 @@ use crate::session::{self, open_chosen, Ended, FileWriter, Interval, Plan, Sessi
 use crate::sources::live::{CaptureConfig, FilterChoice, Nic};
 
 mod daemon;
+mod method;
 
 /// Snaplen when only headers are needed: Ethernet + VLAN + IPv6 + UDP +
 /// VXLAN/Geneve + inner Ethernet + inner IPv6 fit with room to spare.

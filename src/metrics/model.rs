@@ -48,6 +48,8 @@ pub struct Settings {
     pub pair_ttl: Duration,
     /// Expectations were given: expose `tuntrace_audit_findings`.
     pub audit: bool,
+    /// `--expect-method` was given: expose `tuntrace_autodetect_info`.
+    pub autodetect: bool,
 }
 
 /// One chosen NIC as the session last saw it.
@@ -97,6 +99,13 @@ struct DropLabels {
 struct FindingLabels {
     kind: String,
     device: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PickLabels {
+    method: String,
+    device: String,
+    address: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -165,6 +174,7 @@ struct Families {
     series: Family<FamilyLabels, Gauge>,
     pairs_overflow: Counter,
     findings: Family<FindingLabels, Gauge>,
+    autodetect: Family<PickLabels, Gauge>,
 }
 
 /// Updates the series from each interval; owns what the HTTP side reads.
@@ -180,6 +190,8 @@ pub struct Exporter {
     overflow: HashMap<PairLabels, ()>,
     /// The findings series exposed now.
     finding_series: Vec<FindingLabels>,
+    /// The autodetect series exposed now.
+    pick: Option<PickLabels>,
 }
 
 impl Exporter {
@@ -196,6 +208,7 @@ impl Exporter {
             series: Family::default(),
             pairs_overflow: Counter::default(),
             findings: Family::default(),
+            autodetect: Family::default(),
         };
         reg.register(
             "tunnel_packets",
@@ -242,6 +255,13 @@ impl Exporter {
                 fam.findings.clone(),
             );
         }
+        if set.autodetect {
+            reg.register(
+                "autodetect_info",
+                "The interface and address --expect-method picks on this node now",
+                fam.autodetect.clone(),
+            );
+        }
         reg.register(
             "series",
             "Series the exporter currently exposes, per family",
@@ -277,6 +297,7 @@ impl Exporter {
             pairs: HashMap::new(),
             overflow: HashMap::new(),
             finding_series: Vec::new(),
+            pick: None,
         }
     }
 
@@ -428,6 +449,25 @@ impl Exporter {
         };
         self.fam.pair_packets.get_or_create(&labels).inc_by(packets);
         self.overflow.insert(labels, ());
+    }
+
+    /// `--expect-method`'s pick (method, device, address), or none: the
+    /// old series goes when the pick changes.
+    pub fn set_pick(&mut self, pick: Option<(&str, &str, IpAddr)>) {
+        let labels = pick.map(|(method, device, address)| PickLabels {
+            method: method.to_string(),
+            device: device.to_string(),
+            address: address.to_string(),
+        });
+        if let Some(l) = &labels {
+            self.fam.autodetect.get_or_create(l).set(1);
+        }
+        if let Some(old) = self.pick.take() {
+            if labels.as_ref() != Some(&old) {
+                self.fam.autodetect.remove(&old);
+            }
+        }
+        self.pick = labels;
     }
 
     /// Sets the findings gauges anew: a resolved finding's series goes.

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
+use super::method::MethodWatch;
 use crate::audit::{audit, Expect};
 use crate::cli::LiveArgs;
 use crate::exit;
@@ -22,6 +23,8 @@ pub struct Daemon {
     expect: Option<Expect>,
     /// `--events`.
     events: Option<EventLog>,
+    /// `--expect-method`, evaluated again every few seconds.
+    method: Option<MethodWatch>,
     /// Held to keep serving; dropped (stopped) with the daemon.
     _server: Server,
 }
@@ -50,7 +53,14 @@ pub fn start(
         None => None,
         Some(path) => Some(EventLog::new(&node, open_events(path)?)),
     };
-    let expect = expectations(args, platform);
+    let method = match &m.expect_method {
+        None => None,
+        Some(raw) => Some(MethodWatch::start(raw, &m.host).map_err(|e| {
+            super::super::error(e);
+            exit::USAGE
+        })?),
+    };
+    let expect = expectations(args, platform, method.is_some());
     let exporter = Exporter::new(Settings {
         node,
         local,
@@ -58,6 +68,7 @@ pub fn start(
         max_pairs: m.metrics_max_pairs,
         pair_ttl,
         audit: expect.is_some(),
+        autodetect: method.is_some(),
     });
     let server = Server::start(listener, exporter.shared()).map_err(|e| {
         super::super::error(format!("--metrics {addr}: cannot start serving: {e}"));
@@ -67,12 +78,15 @@ pub fn start(
         "tuntrace: serving /metrics, /report, /healthz, /readyz on http://{}",
         server.addr
     );
-    Ok(Daemon {
+    let mut d = Daemon {
         exporter,
         expect,
         events,
+        method,
         _server: server,
-    })
+    };
+    d.follow_pick(true);
+    Ok(d)
 }
 
 /// `--events`: stdout for `-`, else the file, appended to (exit 2 when it
@@ -94,9 +108,9 @@ fn open_events(path: &Path) -> Result<Box<dyn Write + Send>, u8> {
 
 /// The audit's expectations, when any `--expect-*` or `--pod-cidr` is given
 /// (each NIC's own MTU for the near-MTU check, as `audit` live does).
-fn expectations(args: &LiveArgs, platform: &dyn Platform) -> Option<Expect> {
+fn expectations(args: &LiveArgs, platform: &dyn Platform, method: bool) -> Option<Expect> {
     let m = &args.metrics;
-    if m.expect_iface.is_empty() && m.expect_cidr.is_empty() && m.pod_cidr.is_empty() {
+    if m.expect_iface.is_empty() && m.expect_cidr.is_empty() && m.pod_cidr.is_empty() && !method {
         return None;
     }
     let mut e = Expect::new();
@@ -127,8 +141,26 @@ fn node_name(platform: &dyn Platform, flag: Option<&str>) -> String {
 }
 
 impl Daemon {
+    /// Re-evaluates `--expect-method` when due and hands the pick to the
+    /// gauge and the audit.
+    fn follow_pick(&mut self, first: bool) {
+        let Some(w) = &mut self.method else { return };
+        if !w.refresh() && !first {
+            return;
+        }
+        let pick = w.pick.clone();
+        self.exporter.set_pick(
+            pick.as_ref()
+                .map(|p| (p.method.as_str(), p.interface.as_str(), p.address.addr())),
+        );
+        if let Some(e) = &mut self.expect {
+            e.method = pick;
+        }
+    }
+
     /// Folds in the session's state after `iv` (or now, without one).
     pub fn update(&mut self, session: &Session, iv: Option<&Interval>) {
+        self.follow_pick(false);
         let nics = nic_states(session);
         let mut total = session.report_of(session.total());
         for n in &nics {
