@@ -134,12 +134,68 @@ pub struct LiveArgs {
     #[arg(long, value_name = "FILE.pcapng")]
     pub write: Option<PathBuf>,
     #[command(flatten)]
+    pub metrics: MetricsArgs,
+    #[command(flatten)]
     pub decode: DecodeArgs,
     /// Once the NICs are open, run as this user with no capability but
     /// CAP_NET_RAW (to reopen a NIC that comes back), as tcpdump's -Z does;
     /// `root` keeps root (not advised)
     #[arg(long, default_value = "nobody", value_name = "USER")]
     pub user: String,
+}
+
+/// `live --metrics`: the node daemon.
+#[derive(Debug, Clone, Args)]
+pub struct MetricsArgs {
+    /// Keep capturing (no --duration needed) and serve /metrics (OpenMetrics),
+    /// /report, /healthz and /readyz over HTTP on this address, e.g. 0.0.0.0:9420
+    #[arg(long = "metrics", value_name = "ADDR:PORT")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Also expose tuntrace_pair_packets_total per inner (pod) pair
+    #[arg(long = "metrics-pairs", requires = "metrics_listen")]
+    pub metrics_pairs: bool,
+    /// Pair series at most; the rest add to one "other" series per device, direction and encap
+    #[arg(long = "metrics-max-pairs", default_value_t = 2000, value_name = "N")]
+    pub metrics_max_pairs: usize,
+    /// A pair series not seen for this long is removed (e.g. 10m)
+    #[arg(
+        long = "metrics-pair-ttl",
+        default_value = "10m",
+        value_name = "DURATION"
+    )]
+    pub metrics_pair_ttl: String,
+    /// With --metrics: write path changes and audit findings as JSON lines to FILE
+    /// (appended) or stdout (-)
+    #[arg(long, value_name = "FILE|-", requires = "metrics_listen")]
+    pub events: Option<PathBuf>,
+    /// This node's name in /report (default: $NODE_NAME, else the host name)
+    #[arg(long, value_name = "NAME")]
+    pub node: Option<String>,
+    /// With --metrics: interfaces tunnel traffic may use (audited continuously into
+    /// tuntrace_audit_findings); repeatable or comma-separated
+    #[arg(
+        long = "expect-iface",
+        value_name = "NAME",
+        value_delimiter = ',',
+        requires = "metrics_listen"
+    )]
+    pub expect_iface: Vec<String>,
+    /// With --metrics: the underlay network tunnels must run over; repeatable
+    #[arg(long = "expect-cidr", value_name = "CIDR", requires = "metrics_listen")]
+    pub expect_cidr: Vec<ipnet::IpNet>,
+    /// With --metrics: the pod network (IP pool), for the pod-address checks; repeatable
+    #[arg(long = "pod-cidr", value_name = "CIDR", requires = "metrics_listen")]
+    pub pod_cidr: Vec<ipnet::IpNet>,
+    /// With --metrics: the IP_AUTODETECTION_METHOD in force, evaluated here every few
+    /// seconds (tuntrace_autodetect_info; tunnels must use its interface and address)
+    #[arg(
+        long = "expect-method",
+        value_name = "METHOD",
+        requires = "metrics_listen"
+    )]
+    pub expect_method: Option<String>,
+    #[command(flatten)]
+    pub host: HostArgs,
 }
 
 /// Output of the diagnostic commands (no streaming form).

@@ -17,6 +17,7 @@ pub mod exit;
 pub mod flows;
 pub mod iface;
 pub mod linktype;
+pub mod metrics;
 pub mod os;
 pub mod pipeline;
 pub mod render;

@@ -12,8 +12,11 @@ use crate::os::{Host, Platform};
 use crate::render;
 use crate::render::live_view::{self, LiveView};
 use crate::report::Report;
-use crate::session::{self, open_chosen, FileWriter, Interval, Plan, Session};
+use crate::session::{self, open_chosen, Ended, FileWriter, Interval, Plan, Session};
 use crate::sources::live::{CaptureConfig, FilterChoice, Nic};
+
+mod daemon;
+mod method;
 
 /// Snaplen when only headers are needed: Ethernet + VLAN + IPv6 + UDP +
 /// VXLAN/Geneve + inner Ethernet + inner IPv6 fit with room to spare.
@@ -28,8 +31,10 @@ struct Settings {
     capture: CaptureConfig,
     /// Redraw the live view on stderr.
     view: bool,
-    /// Ticks are needed (live view or jsonl).
+    /// Ticks are needed (live view, jsonl or metrics).
     ticking: bool,
+    /// `--metrics-pair-ttl`.
+    pair_ttl: Duration,
 }
 
 impl Settings {
@@ -68,6 +73,11 @@ impl Settings {
                 extra: String::new(),
             }
         };
+        let pair_ttl = parse_duration(&a.metrics.metrics_pair_ttl)
+            .map_err(|e| format!("--metrics-pair-ttl {:?}: {e}", a.metrics.metrics_pair_ttl))?;
+        if a.metrics.metrics_max_pairs == 0 && a.metrics.metrics_pairs {
+            return Err("--metrics-max-pairs 0: give at least 1".into());
+        }
         let view = a.format == Format::Table
             && std::io::stdout().is_terminal()
             && std::io::stderr().is_terminal();
@@ -80,7 +90,8 @@ impl Settings {
                 filter,
             },
             view,
-            ticking: view || a.format == Format::Jsonl,
+            ticking: view || a.format == Format::Jsonl || a.metrics.metrics_listen.is_some(),
+            pair_ttl,
         })
     }
 }
@@ -144,6 +155,14 @@ async fn capture(
             return exit::USAGE;
         }
     };
+    // The metrics port before any NIC: a taken port fails before capture.
+    let mut daemon = match &args.metrics.metrics_listen {
+        None => None,
+        Some(addr) => match daemon::start(platform, args, *addr, st.pair_ttl) {
+            Ok(d) => Some(d),
+            Err(code) => return code,
+        },
+    };
     let Ok(opened) = open_chosen(platform, &args.interfaces, &st.capture) else {
         return exit::USAGE;
     };
@@ -177,11 +196,26 @@ async fn capture(
         every: st.interval,
         out,
     };
-    session
+    if let Some(d) = &mut daemon {
+        d.update(&session, None);
+    }
+    let ended = session
         .run(&mut stops, std::future::pending(), |s, iv| {
+            if let Some(d) = &mut daemon {
+                d.update(s, Some(&iv));
+            }
             output.interval(s, iv)
         })
         .await;
+    if let Some(d) = &mut daemon {
+        d.update(&session, None);
+        if ended == Ended::NicsGone {
+            // Every NIC stopped by itself: keep answering (not ready) until
+            // told to stop, so the pod is not restarted for a NIC that is down.
+            eprintln!("tuntrace: no interface left to capture on; serving until stopped");
+            let _ = stops.recv().await;
+        }
+    }
     if args.format == Format::Jsonl {
         let rest = session.rest();
         output.interval(&session, rest);

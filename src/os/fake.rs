@@ -51,6 +51,7 @@ struct State {
     controls: Vec<(String, ReplayControl)>,
     stops: Vec<UnboundedSender<()>>,
     echo: Option<(String, EchoPath)>,
+    addrs: Vec<IpAddr>,
 }
 
 /// The fake machine. Share it (`&FakeHost` is `Sync`) with a thread that
@@ -161,6 +162,12 @@ impl FakeHost {
             replies,
         };
         self.lock().echo = Some((nic.to_string(), path));
+        self
+    }
+
+    /// The host owns `addr` (on some interface).
+    pub fn address(self, addr: IpAddr) -> FakeHost {
+        self.lock().addrs.push(addr);
         self
     }
 
@@ -309,6 +316,14 @@ impl Platform for FakeHost {
         let (tx, rx) = unbounded_channel();
         self.lock().stops.push(tx);
         Ok(rx)
+    }
+
+    fn addresses(&self) -> io::Result<Vec<IpAddr>> {
+        Ok(self.lock().addrs.clone())
+    }
+
+    fn host_name(&self) -> Option<String> {
+        Some("fakehost".into())
     }
 }
 

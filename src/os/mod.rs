@@ -6,6 +6,7 @@
 //! Commands take a [`Platform`]; [`Host`] is the real one, [`fake::FakeHost`]
 //! replays capture files on fake NICs without root.
 
+pub mod addrs;
 pub mod fake;
 pub mod icmp;
 pub mod ifaces;
@@ -52,6 +53,10 @@ pub trait Platform: Sync {
     /// Opens NICs by name with `cfg` from any thread, later (a NIC that
     /// went down or was deleted, when it comes back).
     fn reopener(&self, cfg: &CaptureConfig) -> Reopen;
+    /// This node's own addresses (every interface).
+    fn addresses(&self) -> io::Result<Vec<IpAddr>>;
+    /// The host name, if known.
+    fn host_name(&self) -> Option<String>;
 }
 
 /// See [`Platform::reopener`].
@@ -106,5 +111,13 @@ impl Platform for Host {
             }
         });
         Ok(rx)
+    }
+
+    fn addresses(&self) -> io::Result<Vec<IpAddr>> {
+        addrs::list()
+    }
+
+    fn host_name(&self) -> Option<String> {
+        addrs::host_name()
     }
 }

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use crate::flows::{FlowTable, Limits};
 use crate::iface::IfaceId;
 use crate::report::CaptureStats;
+use crate::sources::live::KernelCounters;
 
 use super::worker::Event;
 
@@ -36,14 +37,16 @@ pub struct Collector {
     pub finished: Vec<Option<Finished>>,
     /// Per loop: kernel drops as last reported.
     pub drops: Vec<u64>,
+    /// Per loop: kernel counters as last reported.
+    pub counters: Vec<KernelCounters>,
     pending: BTreeMap<u64, FlowTable>,
     /// Start time of each epoch (index = epoch).
     epoch_start: Vec<u64>,
     /// The next interval to hand out.
     next: u64,
     pub count_reached: bool,
-    /// Per loop: its NIC is being captured (not failed, not finished).
-    pub capturing: Vec<bool>,
+    /// Per loop: why its NIC is not being captured now (`None`: it is).
+    pub down: Vec<Option<String>>,
 }
 
 impl Collector {
@@ -55,11 +58,12 @@ impl Collector {
             upto: vec![None; workers],
             finished: vec![None; workers],
             drops: vec![0; workers],
+            counters: vec![KernelCounters::default(); workers],
             pending: BTreeMap::new(),
             epoch_start: vec![start_ns],
             next: 0,
             count_reached: false,
-            capturing: vec![true; workers],
+            down: vec![None; workers],
         }
     }
 
@@ -85,20 +89,23 @@ impl Collector {
                 worker,
                 epoch,
                 table,
-                dropped,
+                counters,
             } => {
                 self.add(epoch, &table);
                 if let Some(u) = self.upto.get_mut(worker) {
                     *u = Some(epoch);
                 }
                 if let Some(d) = self.drops.get_mut(worker) {
-                    *d = dropped;
+                    *d = counters.dropped_by_kernel + counters.dropped_by_interface;
+                }
+                if let Some(c) = self.counters.get_mut(worker) {
+                    *c = counters;
                 }
             }
             Event::CountReached => self.count_reached = true,
-            Event::Status { worker, up } => {
-                if let Some(c) = self.capturing.get_mut(worker) {
-                    *c = up;
+            Event::Status { worker, down } => {
+                if let Some(d) = self.down.get_mut(worker) {
+                    *d = down;
                 }
             }
             Event::Done {
@@ -117,8 +124,20 @@ impl Collector {
                 if let Some(d) = self.drops.get_mut(worker) {
                     *d = stats.dropped_by_kernel + stats.dropped_by_interface;
                 }
-                if let Some(c) = self.capturing.get_mut(worker) {
-                    *c = false;
+                if let Some(d) = self.down.get_mut(worker) {
+                    *d = Some(
+                        stats
+                            .error
+                            .clone()
+                            .unwrap_or_else(|| "capture ended".into()),
+                    );
+                }
+                if let Some(c) = self.counters.get_mut(worker) {
+                    *c = KernelCounters {
+                        received: stats.received,
+                        dropped_by_kernel: stats.dropped_by_kernel,
+                        dropped_by_interface: stats.dropped_by_interface,
+                    };
                 }
                 if let Some(f) = self.finished.get_mut(worker) {
                     *f = Some(Finished { stats, packets });
@@ -145,11 +164,12 @@ impl Collector {
         if k >= self.epoch() {
             return None;
         }
-        let waiting = self
-            .upto
-            .iter()
-            .zip(&self.finished)
-            .any(|(u, f)| f.is_none() && !matches!(u, Some(u) if *u >= k));
+        // Loops that ended or whose NIC is down are not waited for.
+        let waiting = (0..self.upto.len()).any(|i| {
+            self.finished[i].is_none()
+                && self.down[i].is_none()
+                && !matches!(self.upto[i], Some(u) if u >= k)
+        });
         if waiting {
             return None;
         }
@@ -206,7 +226,7 @@ mod tests {
             worker,
             epoch,
             table: table_with(n),
-            dropped: 0,
+            counters: KernelCounters::default(),
         }
     }
 

@@ -264,14 +264,26 @@ impl Session {
         &self.col.total
     }
 
-    /// Per NIC: is it being captured now (not down, gone or finished)?
-    pub fn capturing(&self) -> &[bool] {
-        &self.col.capturing
+    /// Per NIC: why it is not being captured now (down, gone, ended), or
+    /// `None` while it is.
+    pub fn down(&self) -> &[Option<String>] {
+        &self.col.down
     }
 
     /// Kernel + interface drops per NIC, as last reported.
     pub fn drops(&self) -> &[u64] {
         &self.col.drops
+    }
+
+    /// Kernel counters per NIC, as last reported (capture-loop order).
+    pub fn counters(&self) -> &[crate::sources::live::KernelCounters] {
+        &self.col.counters
+    }
+
+    /// Per NIC: what its capture loop left when it ended (`None`: still
+    /// capturing).
+    pub fn finished(&self) -> &[Option<Finished>] {
+        &self.col.finished
     }
 
     /// When the session started.

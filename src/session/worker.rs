@@ -90,13 +90,13 @@ pub enum Event {
         worker: usize,
         epoch: u64,
         table: FlowTable,
-        /// Kernel + interface drops so far.
-        dropped: u64,
+        /// The NIC's kernel counters so far.
+        counters: KernelCounters,
     },
     /// `--count` was reached.
     CountReached,
-    /// The NIC stopped delivering (`up: false`) or is captured again.
-    Status { worker: usize, up: bool },
+    /// The NIC stopped delivering (`down`: why) or is captured again (`None`).
+    Status { worker: usize, down: Option<String> },
     /// The loop ended: last table, kernel counters and the frames it saw.
     Done {
         worker: usize,
@@ -207,9 +207,17 @@ impl Worker {
                 kernel = KernelCounters::default();
                 let gone = !nic.still_exists();
                 note_failure(&name, gone, e.0, &mut stats);
+                // Hand over what was counted, so intervals need not wait
+                // for a NIC that may never come back.
+                let _ = events.send(Event::Delta {
+                    worker: index,
+                    epoch,
+                    table: count.pipeline.table.take(),
+                    counters: before,
+                });
                 let _ = events.send(Event::Status {
                     worker: index,
-                    up: false,
+                    down: stats.error.clone(),
                 });
                 let Some(back) = reopen.as_ref().and_then(|r| wait_for(&name, r, &control)) else {
                     break;
@@ -220,9 +228,11 @@ impl Worker {
                     gap.end = Some(at.clone());
                 }
                 eprintln!("tuntrace: {name} is back at {at}; capturing on it again");
+                // Counted from now on as part of the interval in force.
+                epoch = control.epoch.load(Relaxed);
                 let _ = events.send(Event::Status {
                     worker: index,
-                    up: true,
+                    down: None,
                 });
             }
             let now = control.epoch.load(Relaxed);
@@ -232,7 +242,7 @@ impl Worker {
                     worker: index,
                     epoch,
                     table: count.pipeline.table.take(),
-                    dropped: dropped.dropped_by_kernel + dropped.dropped_by_interface,
+                    counters: dropped,
                 });
                 epoch = now;
             }

@@ -4,7 +4,9 @@
 Opens TUN device NAME (IFF_TUN | IFF_NO_PI). Packets the kernel routes into
 it are sent through a raw IPIP socket to the gateway of the longest matching
 route on that device (Calico's routes, unchanged: `ip -j route show dev
-tunl0`, read once at start); the kernel adds the outer header and picks the
+tunl0`, read at start and again at most every half second while packets
+flow, so a changed route takes effect as it would in the kernel's tunl0);
+the kernel adds the outer header and picks the
 NIC. IPIP packets received on the raw socket are written back, decapsulated,
 into the device. Prints "ready" once both sockets are open.
 """
@@ -17,6 +19,7 @@ import socket
 import struct
 import subprocess
 import sys
+import time
 
 TUNSETIFF = 0x400454CA
 IFF_TUN = 0x0001
@@ -44,11 +47,15 @@ def main() -> None:
     fcntl.ioctl(tun, TUNSETIFF, struct.pack("16sH", dev.encode(), IFF_TUN | IFF_NO_PI))
     raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_IPIP)
     table = routes(dev)
+    loaded = time.monotonic()
     print("ready", flush=True)
     while True:
         readable, _, _ = select.select([tun, raw], [], [])
         if tun in readable:
             pkt = os.read(tun, 65535)
+            if time.monotonic() - loaded > 0.5:
+                table = routes(dev)
+                loaded = time.monotonic()
             if len(pkt) >= 20 and pkt[0] >> 4 == 4:
                 dst = ipaddress.ip_address(pkt[16:20])
                 gw = next((g for net, g in table if dst in net), None)
