@@ -13,7 +13,7 @@ Exit codes:
      interface that does not exist or cannot be captured on
   3  a capture file is damaged (everything before the damage is reported;
      stderr gives the byte offset)
-  4  audit: findings were reported
+  4  audit, merge: findings were reported
   5  probe: the request left encapsulated but no reply came back
   6  probe: the request was not seen on any captured interface
   7  probe: the request left a NIC unencapsulated (plain ICMP to the pod)";
@@ -50,6 +50,9 @@ pub enum Command {
     /// Check a live capture or capture files against expectations; report findings
     #[command(after_help = EXIT_CODES)]
     Audit(AuditArgs),
+    /// Join reports from several nodes: per node pair, the NIC it left on and the NIC it arrived on
+    #[command(after_help = EXIT_CODES)]
+    Merge(MergeArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -271,4 +274,34 @@ fn parse_family(s: &str) -> Result<u8, String> {
         "6" => Ok(6),
         _ => Err("give 4 or 6".into()),
     }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MergeArgs {
+    /// Reports from `read`/`live --format json`, or a daemon's `/report`; one per node
+    #[arg(required = true, value_name = "REPORT")]
+    pub files: Vec<PathBuf>,
+    /// The node a report file is from, when it has no "node" key: FILE=NAME; repeatable.
+    /// Without either, the node named (by --nodes/--k8s) at one end of all its tunnels
+    #[arg(long = "node-of", value_name = "FILE=NAME")]
+    pub node_of: Vec<String>,
+    /// Node names and addresses: lines `NAME ADDR[/PREFIX]...`, or JSON (as `audit --nodes`);
+    /// a prefix gives the node's subnet for --cross-subnet
+    #[arg(long, value_name = "FILE")]
+    pub nodes: Option<PathBuf>,
+    /// `kubectl get pods -A -o json|yaml` / `kubectl get nodes -o json|yaml` output; repeatable
+    #[arg(long = "k8s", value_name = "FILE")]
+    pub k8s: Vec<PathBuf>,
+    /// Interfaces tunnel traffic may use; repeatable or comma-separated
+    #[arg(long = "expect-iface", value_name = "NAME", value_delimiter = ',')]
+    pub expect_iface: Vec<String>,
+    /// The underlay network tunnels must run over; repeatable
+    #[arg(long = "expect-cidr", value_name = "CIDR")]
+    pub expect_cidr: Vec<ipnet::IpNet>,
+    /// The IP pool's mode is CrossSubnet: flag peers in one subnet that
+    /// encapsulate, and pod traffic across subnets sent unencapsulated
+    #[arg(long)]
+    pub cross_subnet: bool,
+    #[arg(long, value_enum, default_value_t = OutFormat::Table)]
+    pub format: OutFormat,
 }
