@@ -97,6 +97,10 @@ pub struct ReadArgs {
     /// Name for a LINUX_SLL2 ifindex, e.g. --ifname 3=ens33; repeatable
     #[arg(long = "ifname", value_name = "N=NAME")]
     pub ifname: Vec<String>,
+    /// Name pods and nodes: `kubectl get pods -A -o json|yaml` / `kubectl get nodes -o json|yaml`
+    /// output (PodList, NodeList or List); repeatable
+    #[arg(long = "k8s", value_name = "FILE")]
+    pub k8s: Vec<PathBuf>,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
     #[command(flatten)]
@@ -133,6 +137,10 @@ pub struct LiveArgs {
     pub interval: String,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    /// Name pods and nodes: `kubectl get pods -A -o json|yaml` / `kubectl get nodes -o json|yaml`
+    /// output (PodList, NodeList or List); repeatable
+    #[arg(long = "k8s", value_name = "FILE")]
+    pub k8s: Vec<PathBuf>,
     /// Save what was captured as pcapng (one interface block per NIC)
     #[arg(long, value_name = "FILE.pcapng")]
     pub write: Option<PathBuf>,
@@ -243,6 +251,10 @@ pub struct AuditArgs {
     /// Node names and addresses: lines `NAME ADDR...`, or JSON `{"NAME": ["ADDR", ...]}`
     #[arg(long, value_name = "FILE")]
     pub nodes: Option<PathBuf>,
+    /// Node names (with --nodes): `kubectl get pods -A -o json|yaml` / `kubectl get nodes -o json|yaml`
+    /// output (PodList, NodeList or List); repeatable
+    #[arg(long = "k8s", value_name = "FILE")]
+    pub k8s: Vec<PathBuf>,
     /// NIC MTU for the near-MTU check (live: each NIC's own MTU unless given)
     #[arg(long, value_name = "BYTES")]
     pub mtu: Option<u32>,

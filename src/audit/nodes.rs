@@ -53,6 +53,12 @@ impl Nodes {
             .unwrap_or_else(|| ip.to_string())
     }
 
+    /// Adds a node address from another source (`--k8s`); an address the
+    /// file already gives keeps the file's name.
+    pub fn add(&mut self, name: &str, ip: IpAddr) {
+        self.by_addr.entry(ip).or_insert_with(|| name.to_string());
+    }
+
     fn insert(&mut self, name: &str, addr: &str) -> Result<(), String> {
         let bare = addr.split('/').next().unwrap_or(addr);
         let ip: IpAddr = bare

@@ -4,6 +4,7 @@
 //! node address → node name (with its subnet when Calico's annotation gives
 //! one). Only the fields used are modelled; everything else is ignored.
 
+mod annotate;
 mod model;
 
 use std::collections::BTreeMap;
@@ -13,6 +14,8 @@ use std::path::{Path, PathBuf};
 use ipnet::IpNet;
 
 use model::Item;
+
+pub use annotate::annotate_report;
 
 /// Files larger than this are not Kubernetes lists a user means (64 MiB
 /// holds well over 50,000 pods); refusing them keeps memory bounded.
@@ -75,6 +78,24 @@ impl K8sNames {
 
     pub fn is_empty(&self) -> bool {
         self.nodes.is_empty() && self.pods.is_empty()
+    }
+
+    /// `vms72 (192.168.30.72)` for a node address, else the address: the
+    /// tables' form of an outer address.
+    pub fn outer_label(&self, ip: IpAddr) -> String {
+        match self.node(ip) {
+            Some(n) => format!("{n} ({ip})"),
+            None => ip.to_string(),
+        }
+    }
+
+    /// `namespace/pod` for a pod address, else the address: the tables'
+    /// form of an inner address.
+    pub fn inner_label(&self, ip: IpAddr) -> String {
+        match self.pod(ip) {
+            Some(p) => p.label(),
+            None => ip.to_string(),
+        }
     }
 
     fn add_file(&mut self, path: &Path) -> Result<(), String> {

@@ -8,6 +8,7 @@ pub mod table;
 use std::io::{self, Write};
 
 use crate::cli::Format;
+use crate::k8s::K8sNames;
 use crate::report::Report;
 
 pub use json::jsonl_interval;
@@ -18,5 +19,32 @@ pub fn render(report: &Report, format: Format, top: usize, out: &mut dyn Write) 
         Format::Table => table::render(report, top, out),
         Format::Json => json::render(report, true, out),
         Format::Jsonl => json::render(report, false, out),
+    }
+}
+
+/// [`render`] with `--k8s` names: pods and nodes in the table, and the
+/// extra name keys in JSON (see [`crate::k8s::annotate_report`]).
+pub fn render_named(
+    report: &Report,
+    format: Format,
+    top: usize,
+    names: &K8sNames,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    if names.is_empty() {
+        return render(report, format, top, out);
+    }
+    match format {
+        Format::Table => table::render_named(report, top, Some(names), out),
+        Format::Json | Format::Jsonl => {
+            let mut v = serde_json::to_value(report)?;
+            crate::k8s::annotate_report(&mut v, names);
+            if format == Format::Json {
+                serde_json::to_writer_pretty(&mut *out, &v)?;
+            } else {
+                serde_json::to_writer(&mut *out, &v)?;
+            }
+            out.write_all(b"\n")
+        }
     }
 }
