@@ -60,6 +60,17 @@ pub enum Format {
     Table,
     Json,
     Jsonl,
+    /// A picture: nodes, NICs as ports, tunnels as arrows (self-contained SVG)
+    Svg,
+}
+
+/// `merge`'s outputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MergeFormat {
+    Table,
+    Json,
+    /// The path map as a picture (self-contained SVG)
+    Svg,
 }
 
 /// Decoder and table settings shared by every command that decodes.
@@ -314,6 +325,6 @@ pub struct MergeArgs {
     /// encapsulate, and pod traffic across subnets sent unencapsulated
     #[arg(long)]
     pub cross_subnet: bool,
-    #[arg(long, value_enum, default_value_t = OutFormat::Table)]
-    pub format: OutFormat,
+    #[arg(long, value_enum, default_value_t = MergeFormat::Table)]
+    pub format: MergeFormat,
 }

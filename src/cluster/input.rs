@@ -130,7 +130,7 @@ fn endpoints(r: &Report) -> BTreeSet<IpAddr> {
 }
 
 /// Addresses found at one end of every tunnel of a report.
-fn common(r: &Report) -> BTreeSet<IpAddr> {
+pub(super) fn common(r: &Report) -> BTreeSet<IpAddr> {
     let mut tunnels = r.links.iter().flat_map(|l| &l.tunnels);
     let Some(first) = tunnels.next() else {
         return BTreeSet::new();

@@ -12,6 +12,7 @@ mod checks;
 mod directory;
 mod input;
 mod pairs;
+mod single;
 
 use std::net::IpAddr;
 
@@ -24,6 +25,7 @@ use crate::report::IfaceCount;
 pub use directory::Directory;
 pub use input::{load, name_reports, LoadError, NodeReport};
 pub use pairs::merge;
+pub use single::single;
 
 /// Inner pairs kept per node pair (the rest are summed in `inner_other`).
 pub const MAX_INNER: usize = 32;

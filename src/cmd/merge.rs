@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use crate::audit::{read_nodes, Expect};
-use crate::cli::{MergeArgs, OutFormat};
+use crate::cli::{MergeArgs, MergeFormat};
 use crate::cluster::{self, ClusterFinding, Directory, Merged, Options, Pair};
 use crate::exit;
 use crate::k8s::K8sNames;
@@ -24,10 +24,11 @@ pub fn run_to(args: &MergeArgs, out: &mut dyn Write) -> u8 {
         }
     };
     let written = match args.format {
-        OutFormat::Json => serde_json::to_writer_pretty(&mut *out, &merged)
+        MergeFormat::Svg => crate::render::svg::render(&merged, out),
+        MergeFormat::Json => serde_json::to_writer_pretty(&mut *out, &merged)
             .map_err(std::io::Error::from)
             .and_then(|_| writeln!(out)),
-        OutFormat::Table => table(&merged, out),
+        MergeFormat::Table => table(&merged, out),
     };
     if let Err(e) = written {
         if e.kind() != std::io::ErrorKind::BrokenPipe {
