@@ -230,3 +230,52 @@ fn unreadable_or_unplaced_inputs_exit_2_naming_the_file() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn one_direction_on_two_nics_is_split() {
+    let dir = TempDir::new("merge-split");
+    let a = report(&dir, "case1-interface-vms71.pcapng", "vms71");
+    let b = report(&dir, "case1-interface-vms72.pcapng", "vms72");
+    // vms71's report edited: the 71 → 72 tunnel also seen on ens32.
+    let mut r: tuntrace::report::Report =
+        serde_json::from_slice(&std::fs::read(&a).unwrap()).unwrap();
+    let ens33 = r.links.iter().position(|l| l.interface == "ens33").unwrap();
+    let t = r.links[ens33]
+        .tunnels
+        .iter()
+        .find(|t| t.outer_src.to_string() == "192.168.30.71")
+        .unwrap()
+        .clone();
+    let ens32 = r.links.iter().position(|l| l.interface == "ens32").unwrap();
+    r.links[ens32].tunnels.push(t);
+    std::fs::write(&a, serde_json::to_vec(&r).unwrap()).unwrap();
+    let (code, m) = merge(&[&a, &b], &[]);
+    assert_eq!(code, 4);
+    let fwd = pair(&m, "vms71", "vms72");
+    assert_eq!(nics(fwd).0, [("ens32", 10), ("ens33", 10)]);
+    assert_eq!(fwd.sent, Some(20));
+    let kinds: Vec<(ClusterKind, &str, Vec<&str>)> = m
+        .findings
+        .iter()
+        .map(|f| {
+            (
+                f.kind,
+                f.node.as_str(),
+                f.interface.iter().map(String::as_str).collect(),
+            )
+        })
+        .collect();
+    assert!(
+        kinds.contains(&(ClusterKind::Split, "vms71", vec!["ens32", "ens33"])),
+        "{kinds:?}"
+    );
+    // Leaves on ens32 and ens33, replies arrive on ens33 only: asymmetric too.
+    assert!(
+        kinds.iter().any(|k| k.0 == ClusterKind::Asymmetric),
+        "{kinds:?}"
+    );
+    assert!(
+        !kinds.iter().any(|k| k.0 == ClusterKind::OneSided),
+        "{kinds:?}"
+    );
+}

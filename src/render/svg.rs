@@ -20,7 +20,7 @@ use crate::cluster::{ClusterFinding, Merged, Pair};
 /// Width of one character of the 12 px monospace font, with some slack.
 const CHAR_W: f64 = 7.4;
 const LINE_H: f64 = 16.0;
-const PORT_H: f64 = 22.0;
+const PORT_H: f64 = 26.0;
 const BOX_HEAD: f64 = 50.0;
 const PAD: f64 = 6.0;
 /// Room for a legend's colour square before its text.
@@ -168,7 +168,7 @@ pub fn layout(m: &Merged) -> Layout {
                                     x: 0.0,
                                     y: 0.0,
                                     w: 10.0,
-                                    h: 10.0,
+                                    h: 18.0,
                                 },
                             )
                         })
@@ -268,9 +268,9 @@ pub fn layout(m: &Merged) -> Layout {
         for (k, (_, r)) in b.ports.iter_mut().enumerate() {
             *r = Rect {
                 x: px,
-                y: b.rect.y + BOX_HEAD + k as f64 * PORT_H + 6.0,
+                y: b.rect.y + BOX_HEAD + k as f64 * PORT_H + 4.0,
                 w: 10.0,
-                h: 10.0,
+                h: 18.0,
             };
         }
     }
@@ -363,7 +363,8 @@ pub fn layout(m: &Merged) -> Layout {
     let mut unplaced = 0usize;
     for (ai, lines) in pending {
         let a = &arrows[ai];
-        let side = if a.to.0 >= a.from.0 { -1.0 } else { 1.0 };
+        // On the side the arrow was shifted to, away from its reverse.
+        let side = if a.to.0 >= a.from.0 { 1.0 } else { -1.0 };
         let mut placed = None;
         'search: for t in [0.5, 0.4, 0.6, 0.3, 0.7, 0.2, 0.8] {
             for push in [0.0, 1.0, 2.0, 3.0] {
@@ -410,7 +411,7 @@ pub fn layout(m: &Merged) -> Layout {
             labels.push(block(
                 vec![(nic.clone(), false)],
                 b.rect.x + 14.0,
-                r.y - 6.0,
+                r.y - 2.0,
             ));
         }
     }
@@ -540,7 +541,7 @@ pub fn write(l: &Layout, out: &mut dyn Write) -> io::Result<()> {
     for c in &marks {
         let _ = write!(
             s,
-            r#"<marker id="m{id}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="10" markerHeight="10" markerUnits="userSpaceOnUse" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="{c}"/></marker>"#,
+            r#"<marker id="m{id}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="2.5" markerHeight="2.5" markerUnits="strokeWidth" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="{c}"/></marker>"#,
             id = &c[1..]
         );
     }
