@@ -279,3 +279,54 @@ fn one_direction_on_two_nics_is_split() {
         "{kinds:?}"
     );
 }
+
+#[test]
+fn cross_subnet_flags_plain_pod_traffic_between_subnets() {
+    let dir = TempDir::new("merge-plain");
+    let a = report(&dir, "case1-interface-vms71.pcapng", "vms71");
+    let b = report(&dir, "case1-interface-vms72.pcapng", "vms72");
+    // vms71's report gains what `audit` records: pod1 → pod2 sent plain on ens33.
+    let mut r: tuntrace::report::Report =
+        serde_json::from_slice(&std::fs::read(&a).unwrap()).unwrap();
+    r.plain.push(tuntrace::report::PlainFlowRow {
+        interface: "ens33".into(),
+        src: "10.244.118.193".parse().unwrap(),
+        dst: "10.244.5.194".parse().unwrap(),
+        proto: 1,
+        packets: 7,
+        bytes: 700,
+        first_seen: "2026-11-25T13:46:36Z".into(),
+        last_seen: "2026-11-25T13:46:37Z".into(),
+    });
+    std::fs::write(&a, serde_json::to_vec(&r).unwrap()).unwrap();
+    // Each node alone in its subnet (/32): encapsulating between them is right.
+    let nodes = dir.path("nodes.txt");
+    std::fs::write(&nodes, "vms71 192.168.30.71/32\nvms72 192.168.30.72/32\n").unwrap();
+    let pods = format!("{}/tests/data-k8s/pods.json", env!("CARGO_MANIFEST_DIR"));
+    let out = run(&[
+        "merge",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "--nodes",
+        nodes.to_str().unwrap(),
+        "--k8s",
+        &pods,
+        "--cross-subnet",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(4));
+    let m: Merged = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(m.findings.len(), 1, "{:?}", m.findings);
+    let f = &m.findings[0];
+    assert_eq!(f.kind, ClusterKind::EncapMode);
+    assert_eq!(
+        (f.from.as_str(), f.to.as_str(), f.node.as_str()),
+        ("vms71", "vms72", "vms71")
+    );
+    assert_eq!(
+        (f.interface.as_slice(), f.packets),
+        (&["ens33".to_string()][..], 7)
+    );
+    assert!(f.detail.contains("shop/web-0 → shop/db-0"), "{}", f.detail);
+}
