@@ -208,8 +208,9 @@ fn unreadable_or_unplaced_inputs_exit_2_naming_the_file() {
     // --node-of names the reports; with both addresses at every tunnel's
     // ends, --nodes still says which address is whose.
     let nodes = nodes_file();
+    // The first file written another way.
     let (xa, yb) = (
-        format!("{}=vms71", a.display()),
+        format!("{}/./x.json=vms71", dir.0.display()),
         format!("{}=vms72", b.display()),
     );
     let out = run(&[

@@ -156,7 +156,7 @@ fn chromium_check(dir: &TempDir, svg: &str) {
     std::fs::write(&svg_path, svg).unwrap();
     let png_path = dir.path("case1.png");
     let profile = dir.path("profile");
-    let out = Command::new(chromium)
+    let mut child = Command::new(chromium)
         .args([
             "--headless",
             "--no-sandbox",
@@ -171,8 +171,20 @@ fn chromium_check(dir: &TempDir, svg: &str) {
         .arg(format!("--screenshot={}", png_path.display()))
         .arg("--window-size=1200,800")
         .arg(format!("file://{}", svg_path.display()))
-        .output()
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .expect("run chromium");
+    // A browser that hangs fails the test instead of stalling the run.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("chromium did not finish within 120 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let out = child.wait_with_output().unwrap();
     assert!(
         png_path.exists(),
         "no screenshot: {}",

@@ -89,7 +89,7 @@ pub fn name_reports(
         let file = l.file.display().to_string();
         let given = node_of
             .iter()
-            .find(|(p, _)| p == &l.file)
+            .find(|(p, _)| same_file(p, &l.file))
             .map(|(_, n)| n.clone());
         let name = match l.node.or(given) {
             Some(n) => n,
@@ -118,6 +118,15 @@ pub fn name_reports(
         }
     }
     Ok(out)
+}
+
+/// `./a.json` and `a.json` are one file to `--node-of`.
+fn same_file(a: &Path, b: &Path) -> bool {
+    a == b
+        || matches!(
+            (a.canonicalize(), b.canonicalize()),
+            (Ok(x), Ok(y)) if x == y
+        )
 }
 
 /// Every outer address in a report's tunnels.
