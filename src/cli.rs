@@ -9,8 +9,9 @@ pub const EXIT_CODES: &str = "\
 Exit codes:
   0  success (audit: no findings)
   1  autodetect: no interface matched the method
-  2  usage error; a file that cannot be read or is not a capture; an
-     interface that does not exist or cannot be captured on
+  2  usage error; a file that cannot be read or is not a capture (merge:
+     not a report; --k8s: not a pod/node list); an interface that does
+     not exist or cannot be captured on
   3  a capture file is damaged (everything before the damage is reported;
      stderr gives the byte offset)
   4  audit, merge: findings were reported

@@ -23,7 +23,7 @@ use crate::decode::Encap;
 use crate::report::IfaceCount;
 
 pub use directory::Directory;
-pub use input::{load, name_reports, LoadError, NodeReport};
+pub use input::{load, name_reports, LoadError, Loaded, NodeReport};
 pub use pairs::merge;
 pub use single::single;
 
