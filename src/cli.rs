@@ -9,11 +9,12 @@ pub const EXIT_CODES: &str = "\
 Exit codes:
   0  success (audit: no findings)
   1  autodetect: no interface matched the method
-  2  usage error; a file that cannot be read or is not a capture; an
-     interface that does not exist or cannot be captured on
+  2  usage error; a file that cannot be read or is not a capture (merge:
+     not a report; --k8s: not a pod/node list); an interface that does
+     not exist or cannot be captured on
   3  a capture file is damaged (everything before the damage is reported;
      stderr gives the byte offset)
-  4  audit: findings were reported
+  4  audit, merge: findings were reported
   5  probe: the request left encapsulated but no reply came back
   6  probe: the request was not seen on any captured interface
   7  probe: the request left a NIC unencapsulated (plain ICMP to the pod)";
@@ -50,6 +51,9 @@ pub enum Command {
     /// Check a live capture or capture files against expectations; report findings
     #[command(after_help = EXIT_CODES)]
     Audit(AuditArgs),
+    /// Join reports from several nodes: per node pair, the NIC it left on and the NIC it arrived on
+    #[command(after_help = EXIT_CODES)]
+    Merge(MergeArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -57,6 +61,17 @@ pub enum Format {
     Table,
     Json,
     Jsonl,
+    /// A picture: nodes, NICs as ports, tunnels as arrows (self-contained SVG)
+    Svg,
+}
+
+/// `merge`'s outputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MergeFormat {
+    Table,
+    Json,
+    /// The path map as a picture (self-contained SVG)
+    Svg,
 }
 
 /// Decoder and table settings shared by every command that decodes.
@@ -94,6 +109,10 @@ pub struct ReadArgs {
     /// Name for a LINUX_SLL2 ifindex, e.g. --ifname 3=ens33; repeatable
     #[arg(long = "ifname", value_name = "N=NAME")]
     pub ifname: Vec<String>,
+    /// Name pods and nodes: `kubectl get pods -A -o json|yaml` / `kubectl get nodes -o json|yaml`
+    /// output (PodList, NodeList or List); repeatable
+    #[arg(long = "k8s", value_name = "FILE")]
+    pub k8s: Vec<PathBuf>,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
     #[command(flatten)]
@@ -130,6 +149,10 @@ pub struct LiveArgs {
     pub interval: String,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    /// Name pods and nodes: `kubectl get pods -A -o json|yaml` / `kubectl get nodes -o json|yaml`
+    /// output (PodList, NodeList or List); repeatable
+    #[arg(long = "k8s", value_name = "FILE")]
+    pub k8s: Vec<PathBuf>,
     /// Save what was captured as pcapng (one interface block per NIC)
     #[arg(long, value_name = "FILE.pcapng")]
     pub write: Option<PathBuf>,
@@ -300,6 +323,10 @@ pub struct AuditArgs {
     /// Node names and addresses: lines `NAME ADDR...`, or JSON `{"NAME": ["ADDR", ...]}`
     #[arg(long, value_name = "FILE")]
     pub nodes: Option<PathBuf>,
+    /// Node names (with --nodes): `kubectl get pods -A -o json|yaml` / `kubectl get nodes -o json|yaml`
+    /// output (PodList, NodeList or List); repeatable
+    #[arg(long = "k8s", value_name = "FILE")]
+    pub k8s: Vec<PathBuf>,
     /// NIC MTU for the near-MTU check (live: each NIC's own MTU unless given)
     #[arg(long, value_name = "BYTES")]
     pub mtu: Option<u32>,
@@ -331,4 +358,34 @@ fn parse_family(s: &str) -> Result<u8, String> {
         "6" => Ok(6),
         _ => Err("give 4 or 6".into()),
     }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MergeArgs {
+    /// Reports from `read`/`live --format json`, or a daemon's `/report`; one per node
+    #[arg(required = true, value_name = "REPORT")]
+    pub files: Vec<PathBuf>,
+    /// The node a report file is from, when it has no "node" key: FILE=NAME; repeatable.
+    /// Without either, the node named (by --nodes/--k8s) at one end of all its tunnels
+    #[arg(long = "node-of", value_name = "FILE=NAME")]
+    pub node_of: Vec<String>,
+    /// Node names and addresses: lines `NAME ADDR[/PREFIX]...`, or JSON (as `audit --nodes`);
+    /// a prefix gives the node's subnet for --cross-subnet
+    #[arg(long, value_name = "FILE")]
+    pub nodes: Option<PathBuf>,
+    /// `kubectl get pods -A -o json|yaml` / `kubectl get nodes -o json|yaml` output; repeatable
+    #[arg(long = "k8s", value_name = "FILE")]
+    pub k8s: Vec<PathBuf>,
+    /// Interfaces tunnel traffic may use; repeatable or comma-separated
+    #[arg(long = "expect-iface", value_name = "NAME", value_delimiter = ',')]
+    pub expect_iface: Vec<String>,
+    /// The underlay network tunnels must run over; repeatable
+    #[arg(long = "expect-cidr", value_name = "CIDR")]
+    pub expect_cidr: Vec<ipnet::IpNet>,
+    /// The IP pool's mode is CrossSubnet: flag peers in one subnet that
+    /// encapsulate, and pod traffic across subnets sent unencapsulated
+    #[arg(long)]
+    pub cross_subnet: bool,
+    #[arg(long, value_enum, default_value_t = MergeFormat::Table)]
+    pub format: MergeFormat,
 }

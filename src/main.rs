@@ -25,6 +25,7 @@ fn main() -> ExitCode {
         Command::Routes(a) => cmd::routes::run(a),
         Command::Probe(a) => cmd::probe::run(a),
         Command::Audit(a) => cmd::audit::run(a),
+        Command::Merge(a) => cmd::merge::run(a),
     };
     ExitCode::from(code)
 }

@@ -2,7 +2,7 @@
 //! instead of an IP, and IPIP from a non-node address can be flagged.
 //!
 //! Formats: text lines `NAME ADDR [ADDR...]` (`#` starts a comment; an
-//! address may carry a `/prefix`, which is ignored), or JSON, either
+//! address may carry a `/prefix`: `merge` uses it as the node's subnet), or JSON, either
 //! `{"NAME": ["ADDR", ...]}` or `[{"name": "NAME", "addresses": [...]}]`.
 
 use std::collections::BTreeMap;
@@ -15,6 +15,8 @@ use serde_json::Value;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Nodes {
     by_addr: BTreeMap<IpAddr, String>,
+    /// The subnet of an address written with a `/prefix` (for `merge`).
+    nets: BTreeMap<IpAddr, ipnet::IpNet>,
 }
 
 impl Nodes {
@@ -24,6 +26,16 @@ impl Nodes {
 
     pub fn is_empty(&self) -> bool {
         self.by_addr.is_empty()
+    }
+
+    /// (address, node name), address order.
+    pub fn entries(&self) -> impl Iterator<Item = (IpAddr, &str)> {
+        self.by_addr.iter().map(|(a, n)| (*a, n.as_str()))
+    }
+
+    /// The subnet of `ip` when the file gave a prefix.
+    pub fn net(&self, ip: IpAddr) -> Option<ipnet::IpNet> {
+        self.nets.get(&ip).copied()
     }
 
     /// `vms72 (192.168.26.72)`, or the bare address for strangers.
@@ -41,6 +53,12 @@ impl Nodes {
             .unwrap_or_else(|| ip.to_string())
     }
 
+    /// Adds a node address from another source (`--k8s`); an address the
+    /// file already gives keeps the file's name.
+    pub fn add(&mut self, name: &str, ip: IpAddr) {
+        self.by_addr.entry(ip).or_insert_with(|| name.to_string());
+    }
+
     fn insert(&mut self, name: &str, addr: &str) -> Result<(), String> {
         let bare = addr.split('/').next().unwrap_or(addr);
         let ip: IpAddr = bare
@@ -52,6 +70,9 @@ impl Nodes {
             }
         }
         self.by_addr.insert(ip, name.to_string());
+        if let Ok(net) = addr.parse::<ipnet::IpNet>() {
+            self.nets.insert(ip, net.trunc());
+        }
         Ok(())
     }
 }

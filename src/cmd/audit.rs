@@ -89,6 +89,13 @@ fn expectations(a: &AuditArgs) -> Result<Expect, String> {
     if let Some(path) = &a.nodes {
         e.nodes = Some(read_nodes(path)?);
     }
+    if !a.k8s.is_empty() {
+        let names = crate::k8s::K8sNames::read(&a.k8s)?;
+        let nodes = e.nodes.get_or_insert_with(Default::default);
+        for (ip, name) in names.node_addrs() {
+            nodes.add(name, ip);
+        }
+    }
     if let Some(method) = &a.expect_method {
         let src = load_host(&a.host)?;
         let pick = src

@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod autodetect;
 pub mod live;
+pub mod merge;
 pub mod probe;
 pub mod read;
 pub mod routes;

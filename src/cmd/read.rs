@@ -35,6 +35,13 @@ pub fn run(args: &ReadArgs) -> u8 {
         ));
         return exit::USAGE;
     }
+    let names = match crate::k8s::K8sNames::read(&args.k8s) {
+        Ok(n) => n,
+        Err(e) => {
+            super::error(e);
+            return exit::USAGE;
+        }
+    };
     let mut pipeline = Pipeline::new(
         super::decode_config(&args.decode),
         super::limits(&args.decode),
@@ -86,8 +93,8 @@ pub fn run(args: &ReadArgs) -> u8 {
     let report = build_report(&pipeline.table, &ifaces, &pipeline.shadowed, sources);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    let written =
-        render::render(&report, args.format, args.decode.top, &mut out).and_then(|_| out.flush());
+    let written = render::render_named(&report, args.format, args.decode.top, &names, &mut out)
+        .and_then(|_| out.flush());
     if let Err(e) = written {
         if e.kind() != std::io::ErrorKind::BrokenPipe {
             super::error(format!("writing the report: {e}"));

@@ -5,9 +5,21 @@
 
 use std::io::{self, Write};
 
+use crate::k8s::K8sNames;
 use crate::report::{layer_name, reason_name, Link, Report, TunnelRow};
 
 pub fn render(report: &Report, top: usize, out: &mut dyn Write) -> io::Result<()> {
+    render_named(report, top, None, out)
+}
+
+/// The table with `--k8s` names: outer addresses as `node (address)`,
+/// inner ones as `namespace/pod`.
+pub fn render_named(
+    report: &Report,
+    top: usize,
+    names: Option<&K8sNames>,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let p = &report.packets;
     writeln!(
         out,
@@ -18,7 +30,7 @@ pub fn render(report: &Report, top: usize, out: &mut dyn Write) -> io::Result<()
     )?;
     for link in &report.links {
         writeln!(out)?;
-        render_link(link, top, out)?;
+        render_link(link, top, names, out)?;
     }
     if !report.multi_interface.is_empty() {
         writeln!(out)?;
@@ -60,7 +72,12 @@ pub fn render(report: &Report, top: usize, out: &mut dyn Write) -> io::Result<()
     Ok(())
 }
 
-fn render_link(link: &Link, top: usize, out: &mut dyn Write) -> io::Result<()> {
+fn render_link(
+    link: &Link,
+    top: usize,
+    names: Option<&K8sNames>,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     writeln!(
         out,
         "{}: {}, {}, {} tunnelled",
@@ -83,7 +100,11 @@ fn render_link(link: &Link, top: usize, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out, "{line}")?;
     }
     if !link.tunnels.is_empty() {
-        let rows: Vec<[String; 7]> = link.tunnels.iter().map(tunnel_cells).collect();
+        let rows: Vec<[String; 7]> = link
+            .tunnels
+            .iter()
+            .map(|t| tunnel_cells(t, names))
+            .collect();
         let head = [
             "ENCAP",
             "OUTER SRC",
@@ -126,8 +147,8 @@ fn render_link(link: &Link, top: usize, out: &mut dyn Write) -> io::Result<()> {
                 writeln!(
                     out,
                     "      inner {} → {}  {} pkts, {}",
-                    pair.src,
-                    pair.dst,
+                    inner(pair.src, names),
+                    inner(pair.dst, names),
                     pair.packets,
                     human_bytes(pair.bytes)
                 )?;
@@ -164,11 +185,16 @@ fn render_link(link: &Link, top: usize, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "  verdict: {}", verdict(link))
 }
 
-fn tunnel_cells(t: &TunnelRow) -> [String; 7] {
+fn inner(ip: std::net::IpAddr, names: Option<&K8sNames>) -> String {
+    names.map_or_else(|| ip.to_string(), |n| n.inner_label(ip))
+}
+
+fn tunnel_cells(t: &TunnelRow, names: Option<&K8sNames>) -> [String; 7] {
+    let outer = |ip: std::net::IpAddr| names.map_or_else(|| ip.to_string(), |n| n.outer_label(ip));
     [
         t.encap.label().to_string(),
-        t.outer_src.to_string(),
-        t.outer_dst.to_string(),
+        outer(t.outer_src),
+        outer(t.outer_dst),
         t.vni.map(|v| v.to_string()).unwrap_or_else(|| "-".into()),
         t.packets.to_string(),
         t.bytes.to_string(),
