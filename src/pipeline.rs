@@ -14,7 +14,6 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use crate::decode::{decode_frame, decode_frame_into, quick_frame, DecodeConfig, Decoded};
 pub use crate::flows::{Event, What};
 use crate::flows::{FlowTable, Limits};
-use crate::iface::IfaceId;
 use crate::sources::Frame;
 
 /// Events per batch handed from the decoding thread to the counting one.
@@ -27,9 +26,6 @@ const IN_FLIGHT: usize = 8;
 pub struct Pipeline {
     pub cfg: DecodeConfig,
     pub table: FlowTable,
-    /// Source labels whose frames were re-attributed to an SLL2 ifindex; the
-    /// report leaves them out when nothing else was counted on them.
-    pub shadowed: Vec<IfaceId>,
 }
 
 impl Pipeline {
@@ -37,7 +33,6 @@ impl Pipeline {
         Self {
             cfg,
             table: FlowTable::new(limits),
-            shadowed: Vec::new(),
         }
     }
 
@@ -46,9 +41,8 @@ impl Pipeline {
     #[inline]
     pub fn feed(&mut self, frame: &Frame<'_>) -> Decoded {
         let decoded = decode_frame(frame.data, frame.linktype, &self.cfg);
-        let iface = attribute(&mut self.shadowed, frame.iface, &decoded);
         self.table
-            .ingest(iface, frame.ts_ns, frame.orig_len, &decoded);
+            .ingest(frame.iface, frame.ts_ns, frame.orig_len, &decoded);
         decoded
     }
 
@@ -64,31 +58,24 @@ impl Pipeline {
         let (empty_tx, empty_rx) = sync_channel::<Vec<Event>>(IN_FLIGHT + 2);
         let cfg = self.cfg.clone();
         let table = &mut self.table;
-        let (result, shadowed) = std::thread::scope(|s| {
+        std::thread::scope(|s| {
             let producer = s.spawn(move || {
                 let mut emitter = Emitter {
                     cfg,
-                    shadowed: Vec::new(),
                     batch: Vec::with_capacity(BATCH),
                     full: full_tx,
                     empty: empty_rx,
                 };
                 let result = produce(&mut emitter);
                 emitter.send_batch();
-                (result, emitter.shadowed)
+                result
             });
             count_batches(table, &full_rx, &empty_tx);
             match producer.join() {
                 Ok(r) => r,
                 Err(panic) => std::panic::resume_unwind(panic),
             }
-        });
-        for id in shadowed {
-            if !self.shadowed.contains(&id) {
-                self.shadowed.push(id);
-            }
-        }
-        result
+        })
     }
 }
 
@@ -105,23 +92,16 @@ impl Pipeline {
         C: FnOnce(&mut Feeder<'_>),
     {
         let mut second = FlowTable::new(self.table.limits());
-        let mut shadowed = Vec::new();
-        let mut one = Feeder::new(&self.cfg, &mut self.table, &mut self.shadowed);
-        let mut two = Feeder::new(&self.cfg, &mut second, &mut shadowed);
+        let mut one = Feeder::new(&self.cfg, &mut self.table);
+        let mut two = Feeder::new(&self.cfg, &mut second);
         let (result, keep) = read(&mut one, &mut two);
         one.flush();
         two.flush();
         if !keep {
             return result;
         }
-        if self.table.merge_following(&second) {
-            for id in shadowed {
-                if !self.shadowed.contains(&id) {
-                    self.shadowed.push(id);
-                }
-            }
-        } else {
-            let mut one = Feeder::new(&self.cfg, &mut self.table, &mut self.shadowed);
+        if !self.table.merge_following(&second) {
+            let mut one = Feeder::new(&self.cfg, &mut self.table);
             recount_second(&mut one);
             one.flush();
         }
@@ -138,22 +118,16 @@ const FEED_BATCH: usize = 128;
 pub struct Feeder<'a> {
     cfg: &'a DecodeConfig,
     table: &'a mut FlowTable,
-    shadowed: &'a mut Vec<IfaceId>,
     /// Fixed slots that frames are decoded into in place; `filled` are in use.
     batch: Vec<Event>,
     filled: usize,
 }
 
 impl<'a> Feeder<'a> {
-    fn new(
-        cfg: &'a DecodeConfig,
-        table: &'a mut FlowTable,
-        shadowed: &'a mut Vec<IfaceId>,
-    ) -> Self {
+    fn new(cfg: &'a DecodeConfig, table: &'a mut FlowTable) -> Self {
         Feeder {
             cfg,
             table,
-            shadowed,
             batch: vec![Event::default(); FEED_BATCH],
             filled: 0,
         }
@@ -161,7 +135,7 @@ impl<'a> Feeder<'a> {
 
     #[inline]
     pub fn feed(&mut self, frame: &Frame<'_>) {
-        decode_into(self.cfg, self.shadowed, frame, &mut self.batch[self.filled]);
+        decode_into(self.cfg, frame, &mut self.batch[self.filled]);
         self.filled += 1;
         if self.filled == FEED_BATCH {
             self.flush();
@@ -177,7 +151,6 @@ impl<'a> Feeder<'a> {
 /// The decoding side of [`Pipeline::run_split`].
 pub struct Emitter {
     cfg: DecodeConfig,
-    shadowed: Vec<IfaceId>,
     batch: Vec<Event>,
     full: SyncSender<Vec<Event>>,
     empty: Receiver<Vec<Event>>,
@@ -189,7 +162,7 @@ impl Emitter {
     pub fn emit(&mut self, frame: &Frame<'_>) {
         self.batch.push(Event::default());
         if let Some(ev) = self.batch.last_mut() {
-            decode_into(&self.cfg, &mut self.shadowed, frame, ev);
+            decode_into(&self.cfg, frame, ev);
         }
         if self.batch.len() == BATCH {
             self.send_batch();
@@ -226,11 +199,11 @@ fn count_batches(
 /// Decodes `frame` into `ev` (a batch slot, reused): the fast path's
 /// compact form when it applies, else the full decode written in place.
 #[inline]
-fn decode_into(cfg: &DecodeConfig, shadowed: &mut Vec<IfaceId>, frame: &Frame<'_>, ev: &mut Event) {
+fn decode_into(cfg: &DecodeConfig, frame: &Frame<'_>, ev: &mut Event) {
+    ev.iface = frame.iface;
     ev.ts_ns = frame.ts_ns;
     ev.wire_len = frame.orig_len;
     if let Some(q) = quick_frame(frame.data, frame.linktype, cfg) {
-        ev.iface = frame.iface;
         ev.what = What::Quick(q);
         return;
     }
@@ -239,21 +212,5 @@ fn decode_into(cfg: &DecodeConfig, shadowed: &mut Vec<IfaceId>, frame: &Frame<'_
     }
     if let What::Decoded(d) = &mut ev.what {
         decode_frame_into(frame.data, frame.linktype, cfg, d);
-        ev.iface = attribute(shadowed, frame.iface, d);
-    }
-}
-
-/// The interface a frame counts on: an SLL2 record names its own (and the
-/// source's label is then remembered as shadowed).
-#[inline]
-fn attribute(shadowed: &mut Vec<IfaceId>, source: IfaceId, decoded: &Decoded) -> IfaceId {
-    match decoded.sll2_ifindex {
-        Some(ifindex) => {
-            if !shadowed.contains(&source) {
-                shadowed.push(source);
-            }
-            IfaceId::sll2(ifindex)
-        }
-        None => source,
     }
 }

@@ -172,10 +172,7 @@ fn read_files(files: &[PathBuf], labels: &[String], a: &AuditArgs) -> Result<(Re
         }
         sources.push(info);
     }
-    Ok((
-        build_report(&pipeline.table, &ifaces, &pipeline.shadowed, sources),
-        code,
-    ))
+    Ok((build_report(&pipeline.table, &ifaces, sources), code))
 }
 
 fn table(findings: &[Finding], report: &Report, out: &mut dyn Write) -> std::io::Result<()> {

@@ -372,7 +372,7 @@ fn final_report(col: &Collector, ifaces: &IfaceTable, names: &[String]) -> Repor
             damaged_at: None,
         });
     }
-    let mut report = build_report(&col.total, ifaces, &col.shadowed, sources);
+    let mut report = build_report(&col.total, ifaces, sources);
     for (name, fin) in names.iter().zip(&col.finished) {
         let Some(f) = fin else {
             super::error(format!(
@@ -407,7 +407,7 @@ struct Output {
 
 impl Output {
     fn interval(&mut self, col: &Collector, ifaces: &IfaceTable, iv: Interval, every: Duration) {
-        let part = build_report(&iv.table, ifaces, &col.shadowed, Vec::new());
+        let part = build_report(&iv.table, ifaces, Vec::new());
         if self.format == Format::Jsonl {
             let stdout = std::io::stdout();
             let mut lock = stdout.lock();
@@ -415,7 +415,7 @@ impl Output {
                 .and_then(|_| lock.flush());
         }
         if let Some(view) = &mut self.view {
-            let mut total = build_report(&col.total, ifaces, &col.shadowed, Vec::new());
+            let mut total = build_report(&col.total, ifaces, Vec::new());
             for (name, dropped) in self.names.iter().zip(&col.drops) {
                 let link = total.links.iter_mut().find(|l| &l.interface == name);
                 if let (Some(link), true) = (link, *dropped > 0) {

@@ -79,7 +79,7 @@ pub fn run(args: &ReadArgs) -> u8 {
     if !any_read {
         return code;
     }
-    let report = build_report(&pipeline.table, &ifaces, &pipeline.shadowed, sources);
+    let report = build_report(&pipeline.table, &ifaces, sources);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let written =

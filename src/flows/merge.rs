@@ -89,6 +89,11 @@ impl FlowTable {
             *self.stops.entry(*e).or_default() += n;
         }
         self.plain.merge(&other.plain);
+        for id in &other.shadowed {
+            if !self.shadowed.contains(id) {
+                self.shadowed.push(*id);
+            }
+        }
         for (id, l) in &other.links {
             let mine = self.link_mut(*id);
             mine.all.merge(&l.all);

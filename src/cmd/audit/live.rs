@@ -202,7 +202,7 @@ pub(super) fn capture(a: &AuditArgs, expect: &mut Expect) -> Result<Report, u8> 
             damaged_at: None,
         })
         .collect();
-    let mut report = build_report(&col.total, &table, &col.shadowed, sources);
+    let mut report = build_report(&col.total, &table, sources);
     for (n, f) in names.iter().zip(&col.finished) {
         let Some(f) = f else {
             super::super::error(format!(

@@ -76,7 +76,6 @@ pub enum Event {
     Done {
         worker: usize,
         table: FlowTable,
-        shadowed: Vec<IfaceId>,
         stats: CaptureStats,
         packets: u64,
     },
@@ -207,7 +206,6 @@ impl Worker {
         let _ = self.events.send(Event::Done {
             worker: self.index,
             table,
-            shadowed: std::mem::take(&mut self.pipeline.shadowed),
             stats: capture,
             packets,
         });
