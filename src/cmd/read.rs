@@ -1,15 +1,15 @@
 //! `tuntrace read FILE...`: decode capture files and report per interface.
 
 use std::io::{IsTerminal, Write};
-use std::path::Path;
 
 use crate::cli::ReadArgs;
 use crate::exit;
+use crate::flows::FlowTable;
 use crate::iface::IfaceTable;
-use crate::pipeline::Pipeline;
+use crate::pipeline::read_into;
 use crate::render;
 use crate::report::{build_report, SourceInfo};
-use crate::sources::file::{read_file, split_plan, FileError, FileOptions, ReadSummary};
+use crate::sources::file::{FileError, FileOptions};
 
 /// Files larger than this show progress on a terminal.
 const PROGRESS_MIN_BYTES: u64 = 64 << 20;
@@ -35,10 +35,8 @@ pub fn run(args: &ReadArgs) -> u8 {
         ));
         return exit::USAGE;
     }
-    let mut pipeline = Pipeline::new(
-        super::decode_config(&args.decode),
-        super::limits(&args.decode),
-    );
+    let cfg = super::decode_config(&args.decode);
+    let mut table = FlowTable::new(super::limits(&args.decode));
     let mut sources = Vec::new();
     let mut code = exit::OK;
     let mut any_read = false;
@@ -52,10 +50,9 @@ pub fn run(args: &ReadArgs) -> u8 {
                 .cloned(),
             progress: terminal && size >= PROGRESS_MIN_BYTES,
         };
-        let before = pipeline.table.total;
-        let ifaces = &mut ifaces;
-        let result = read_one(&mut pipeline, path, &opts, ifaces);
-        let packets = pipeline.table.total - before;
+        let before = table.total;
+        let result = read_into(&mut table, path, &opts, &cfg, &mut ifaces);
+        let packets = table.total - before;
         let mut info = SourceInfo {
             name: path.display().to_string(),
             packets,
@@ -79,7 +76,7 @@ pub fn run(args: &ReadArgs) -> u8 {
     if !any_read {
         return code;
     }
-    let report = build_report(&pipeline.table, &ifaces, sources);
+    let report = build_report(&table, &ifaces, sources);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let written =
@@ -91,28 +88,6 @@ pub fn run(args: &ReadArgs) -> u8 {
         }
     }
     code
-}
-
-/// Reads one file into `pipeline`, on both cores: a large classic pcap file
-/// in two halves (each thread reads, decodes and counts its part), anything
-/// else with one thread reading and decoding while the other counts.
-pub(crate) fn read_one(
-    pipeline: &mut Pipeline,
-    path: &Path,
-    opts: &FileOptions,
-    ifaces: &mut IfaceTable,
-) -> Result<ReadSummary, FileError> {
-    if let Some(plan) = split_plan(path, opts) {
-        let iface = ifaces.intern(plan.label());
-        return pipeline.run_halves(
-            |one, two| {
-                let out = plan.read(opts, iface, |f| one.feed(f), |f| two.feed(f));
-                (out.result, out.second_used)
-            },
-            |one| plan.read_second_again(iface, |f| one.feed(f)),
-        );
-    }
-    pipeline.run_split(|emitter| read_file(path, opts, ifaces, |frame| emitter.emit(frame)))
 }
 
 /// `3=ens33` → (3, "ens33").

@@ -17,7 +17,7 @@ mod pcap;
 mod pcapng;
 mod split;
 
-pub use split::{plan as split_plan, SplitOutcome, SplitPlan, SPLIT_MIN_BYTES};
+pub use split::{plan as split_plan, SplitPlan};
 
 use std::cell::Cell;
 use std::fmt;

@@ -1,14 +1,12 @@
-//! One large classic pcap file read by two threads.
+//! One large classic pcap file read by two threads: the frames-only half
+//! of `pipeline::read_into`, whose doc says what the caller can rely on.
 //!
-//! Why: copying a file out of the page cache with `read()` costs about as
-//! much as decoding and counting it, and one core cannot do both at the
-//! speed the tool aims for. So the file is cut at a record boundary near the
-//! middle and each thread reads, decodes and counts its own part.
-//!
-//! The cut is found by looking for a chain of plausible record headers,
-//! which a packet's bytes could imitate; it is trusted only once the first
-//! part's reader lands exactly on it. When it does not, that reader goes on
-//! to the end of the file and the second part's results are dropped. Either
+//! The file is cut at a record boundary near the middle and each thread
+//! reads its own part with `pread`. The cut is found by looking for a chain
+//! of plausible record headers, which a packet's bytes could imitate; it is
+//! trusted only once the first part's reader lands exactly on it. When it
+//! does not, that reader goes on to the end of the file and the second
+//! part's frames are to be dropped ([`SplitOutcome::second_used`]). Either
 //! way every frame is delivered exactly once, in file order within a part,
 //! and errors name the same byte offsets as a one-thread read.
 
