@@ -147,7 +147,7 @@ fn read_files(files: &[PathBuf], labels: &[String], a: &AuditArgs) -> Result<(Re
     for (i, path) in files.iter().enumerate() {
         let opts = FileOptions {
             classic_iface: labels.get(if labels.len() == 1 { 0 } else { i }).cloned(),
-            progress: false,
+            progress: None,
         };
         let before = flows.total;
         let result = read_into(&mut flows, path, &opts, &cfg, &mut ifaces);

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod autodetect;
 pub mod live;
 pub mod probe;
+mod progress;
 pub mod read;
 pub mod routes;
 

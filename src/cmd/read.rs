@@ -9,7 +9,9 @@ use crate::iface::IfaceTable;
 use crate::pipeline::read_into;
 use crate::render;
 use crate::report::{build_report, SourceInfo};
-use crate::sources::file::{FileError, FileOptions};
+use crate::sources::file::{FileError, FileOptions, Progress};
+
+use super::progress::FileProgress;
 
 /// Files larger than this show progress on a terminal.
 const PROGRESS_MIN_BYTES: u64 = 64 << 20;
@@ -43,15 +45,20 @@ pub fn run(args: &ReadArgs) -> u8 {
     let terminal = std::io::stderr().is_terminal();
     for (i, path) in args.files.iter().enumerate() {
         let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        let progress = (terminal && size >= PROGRESS_MIN_BYTES)
+            .then(|| FileProgress::new(path.display().to_string(), size));
         let opts = FileOptions {
             classic_iface: args
                 .iface
                 .get(if args.iface.len() == 1 { 0 } else { i })
                 .cloned(),
-            progress: terminal && size >= PROGRESS_MIN_BYTES,
+            progress: progress.as_ref().map(|p| p as &dyn Progress),
         };
         let before = table.total;
         let result = read_into(&mut table, path, &opts, &cfg, &mut ifaces);
+        if let Some(p) = &progress {
+            p.finish();
+        }
         let packets = table.total - before;
         let mut info = SourceInfo {
             name: path.display().to_string(),

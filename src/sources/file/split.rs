@@ -17,7 +17,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::input::{Input, Parts, Progress};
+use super::input::{Input, Meter};
 use super::pcap::{self, Params};
 use super::{fail_to_error, FileError, FileOptions, Format, ReadSummary};
 use crate::iface::IfaceId;
@@ -40,7 +40,6 @@ pub struct SplitPlan {
     label: String,
     /// File offset where the second part starts (a guessed record boundary).
     cut: u64,
-    size: u64,
 }
 
 /// The result of [`SplitPlan::read`].
@@ -87,7 +86,6 @@ fn plan_with(
         params,
         label: super::classic_label(path, opts),
         cut,
-        size,
     })
 }
 
@@ -130,24 +128,25 @@ impl SplitPlan {
         let mut params = self.params.clone();
         params.iface = iface;
         let stop_second = AtomicBool::new(false);
-        let parts = Parts::default();
         let (one, two) = std::thread::scope(|s| {
             let two = s.spawn(|| {
                 let frames = Cell::new(0u64);
                 let reader = Range::new(&self.file, self.cut, u64::MAX, Some(&stop_second));
-                let progress = self.progress(opts, &parts, 1, self.cut, &frames);
-                let mut inp = Input::at(reader, self.cut, progress);
+                let meter = opts.progress.map(|p| Meter::new(p, &frames, self.cut));
+                let mut inp = Input::at(reader, self.cut, meter);
                 let r = pcap::records(&mut inp, &params, &mut |f| {
                     frames.set(frames.get() + 1);
                     second(f);
                 });
+                inp.finish_progress();
                 PartEnd::of(r, &inp, frames.get())
             });
             let frames = Cell::new(0u64);
             let start = FILE_HDR as u64;
             let reader = Range::new(&self.file, start, self.cut, None);
-            let progress = self.progress(opts, &parts, 0, start, &frames);
-            let mut inp = Input::at(reader, start, progress);
+            // From 0: the file header counts as read.
+            let meter = opts.progress.map(|p| Meter::new(p, &frames, 0));
+            let mut inp = Input::at(reader, start, meter);
             let mut deliver = |f: &Frame<'_>| {
                 frames.set(frames.get() + 1);
                 first(f);
@@ -188,20 +187,6 @@ impl SplitPlan {
             result,
             second_used,
         }
-    }
-
-    fn progress<'p>(
-        &self,
-        opts: &FileOptions,
-        parts: &'p Parts,
-        index: usize,
-        start: u64,
-        frames: &'p Cell<u64>,
-    ) -> Option<Progress<'p>> {
-        opts.progress.then(|| {
-            Progress::new(self.path.display().to_string(), Some(self.size), frames)
-                .part(parts, index, start)
-        })
     }
 
     /// The interface label of the file's frames (`--iface` or the stem).
@@ -285,7 +270,7 @@ mod tests {
     use super::*;
     use crate::iface::IfaceTable;
     use crate::linktype::LinkType;
-    use crate::sources::file::read_file;
+    use crate::sources::file::{read_file, Told};
     use crate::write::{Endian, PcapWriter, TsResolution};
 
     type Got = Vec<(u64, u32, Vec<u8>)>;
@@ -385,6 +370,16 @@ mod tests {
             assert!(used);
             assert!(same(&want, &got), "{want:?} vs {got:?}");
             assert_eq!(frames, split_frames);
+            // Both parts tell their progress; together, the whole file.
+            let told = Told::default();
+            let opts = FileOptions {
+                classic_iface: None,
+                progress: Some(&told),
+            };
+            let out = plan.read(&opts, IfaceId(0), |_| {}, |_| {});
+            assert!(out.second_used);
+            let size = std::fs::metadata(&path).unwrap().len();
+            assert_eq!(told.sums(), (2, size, frames.len() as u64));
             std::fs::remove_file(&path).unwrap();
         }
     }
