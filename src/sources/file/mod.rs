@@ -191,9 +191,11 @@ pub fn read_file<F: FnMut(&Frame<'_>)>(
     read_any(file, path, opts, ifaces, on_frame)
 }
 
-/// Same over any reader (tests, stdin); `name` is used in messages and as
-/// the default interface stem.
-pub fn read_stream<R: Read, F: FnMut(&Frame<'_>)>(
+/// [`read_file`] over any reader, for tests over bytes in memory; `name` is
+/// used in messages and as the default interface stem. (`tuntrace read`
+/// reads a pipe through [`read_file`], e.g. `/dev/stdin`.)
+#[cfg(test)]
+pub(crate) fn read_stream<R: Read, F: FnMut(&Frame<'_>)>(
     reader: R,
     name: &Path,
     opts: &FileOptions,
