@@ -1,10 +1,12 @@
-//! Frame builders for tests, benchmarks and the lab.
+//! Frame builders: test data, the benchmark's capture, the lab's traffic,
+//! and the ICMP echo requests `probe` sends.
 //!
 //! Each builder returns the bytes of one layer around a payload, so frames
 //! read inside out: `ethernet(.., 0x0800, &ipv4(.., 4, &ipv4(..)))`.
 //! Checksums that receivers verify (IPv4 header, ICMP) are correct; UDP's is
-//! 0, which IPv4 allows. Builders panic on impossible lengths (a payload
-//! over 64 KiB): they make test data, not wire input.
+//! 0, which IPv4 allows. Builders that write a 16-bit length panic on a
+//! payload over 64 KiB: callers choose their lengths, they never come from
+//! input.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 

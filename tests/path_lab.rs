@@ -79,14 +79,14 @@ fn underlay_of(addr72: &str) -> Underlay {
     }
 }
 
-/// `audit --expect-method METHOD` over a 1 s live capture in vms71 while pod1 pings pod2.
+/// `audit --expect-method METHOD` over a 3 s live capture in vms71 while pod1 pings pod2.
 fn audit_method(lab: &Lab, method: &str) -> lab::Finished {
     let t = lab.tuntrace(
         "vms71",
         &[
             "audit",
             "--duration",
-            "1s",
+            "3s",
             "--expect-method",
             method,
             "--format",
@@ -223,9 +223,10 @@ fn case5_cidr_192_168_26_0() {
     );
 }
 
-/// Starts `audit ARGS --duration 1s --format json` in vms71.
+/// Starts `audit ARGS --duration 3s --format json` in vms71 (3 s: on a
+/// loaded machine the test's traffic may take a second to start).
 fn audit_live(lab: &Lab, args: &[&str]) -> lab::Tracer {
-    let mut all = vec!["audit", "--duration", "1s", "--format", "json"];
+    let mut all = vec!["audit", "--duration", "3s", "--format", "json"];
     all.extend_from_slice(args);
     lab.tuntrace("vms71", &all)
 }

@@ -1,7 +1,7 @@
 //! `tuntrace audit`: capture (live or files), then check the tunnels against
 //! the expectations. Exit 0 when clean, 4 with findings.
 
-use crate::flows::Limits;
+use crate::flows::{FlowTable, Limits};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -10,7 +10,7 @@ use crate::cli::{AuditArgs, OutFormat};
 use crate::exit;
 use crate::iface::IfaceTable;
 use crate::os::{Host, Platform};
-use crate::pipeline::Pipeline;
+use crate::pipeline::read_into;
 use crate::report::{build_report, Report, SourceInfo};
 use crate::sources::file::{FileError, FileOptions};
 
@@ -139,26 +139,23 @@ fn read_files(files: &[PathBuf], labels: &[String], a: &AuditArgs) -> Result<(Re
         return Err(exit::USAGE);
     }
     let mut ifaces = IfaceTable::new();
-    let mut pipeline = Pipeline::new(
-        super::decode_config(&a.decode),
-        Limits {
-            track_plain: true,
-            ..super::limits(&a.decode)
-        },
-    );
+    let cfg = super::decode_config(&a.decode);
+    let mut flows = FlowTable::new(Limits {
+        track_plain: true,
+        ..super::limits(&a.decode)
+    });
     let mut sources = Vec::new();
     let mut code = exit::OK;
     for (i, path) in files.iter().enumerate() {
         let opts = FileOptions {
             classic_iface: labels.get(if labels.len() == 1 { 0 } else { i }).cloned(),
-            progress: false,
+            progress: None,
         };
-        let before = pipeline.table.total;
-        let tbl = &mut ifaces;
-        let result = super::read::read_one(&mut pipeline, path, &opts, tbl);
+        let before = flows.total;
+        let result = read_into(&mut flows, path, &opts, &cfg, &mut ifaces);
         let mut info = SourceInfo {
             name: path.display().to_string(),
-            packets: pipeline.table.total - before,
+            packets: flows.total - before,
             error: None,
             damaged_at: None,
             oversize_records: None,
@@ -178,10 +175,7 @@ fn read_files(files: &[PathBuf], labels: &[String], a: &AuditArgs) -> Result<(Re
         }
         sources.push(info);
     }
-    Ok((
-        build_report(&pipeline.table, &ifaces, &pipeline.shadowed, sources),
-        code,
-    ))
+    Ok((build_report(&flows, &ifaces, sources), code))
 }
 
 fn table(findings: &[Finding], report: &Report, out: &mut dyn Write) -> std::io::Result<()> {

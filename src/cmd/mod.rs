@@ -5,6 +5,7 @@ pub mod autodetect;
 pub mod live;
 pub mod merge;
 pub mod probe;
+mod progress;
 pub mod read;
 pub mod routes;
 

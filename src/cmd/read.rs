@@ -1,15 +1,17 @@
 //! `tuntrace read FILE...`: decode capture files and report per interface.
 
 use std::io::{IsTerminal, Write};
-use std::path::Path;
 
 use crate::cli::ReadArgs;
 use crate::exit;
+use crate::flows::FlowTable;
 use crate::iface::IfaceTable;
-use crate::pipeline::Pipeline;
+use crate::pipeline::read_into;
 use crate::render;
 use crate::report::{build_report, SourceInfo};
-use crate::sources::file::{read_file, split_plan, FileError, FileOptions, ReadSummary};
+use crate::sources::file::{FileError, FileOptions, Progress};
+
+use super::progress::FileProgress;
 
 /// Files larger than this show progress on a terminal.
 const PROGRESS_MIN_BYTES: u64 = 64 << 20;
@@ -42,27 +44,29 @@ pub fn run(args: &ReadArgs) -> u8 {
             return exit::USAGE;
         }
     };
-    let mut pipeline = Pipeline::new(
-        super::decode_config(&args.decode),
-        super::limits(&args.decode),
-    );
+    let cfg = super::decode_config(&args.decode);
+    let mut table = FlowTable::new(super::limits(&args.decode));
     let mut sources = Vec::new();
     let mut code = exit::OK;
     let mut any_read = false;
     let terminal = std::io::stderr().is_terminal();
     for (i, path) in args.files.iter().enumerate() {
         let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        let progress = (terminal && size >= PROGRESS_MIN_BYTES)
+            .then(|| FileProgress::new(path.display().to_string(), size));
         let opts = FileOptions {
             classic_iface: args
                 .iface
                 .get(if args.iface.len() == 1 { 0 } else { i })
                 .cloned(),
-            progress: terminal && size >= PROGRESS_MIN_BYTES,
+            progress: progress.as_ref().map(|p| p as &dyn Progress),
         };
-        let before = pipeline.table.total;
-        let ifaces = &mut ifaces;
-        let result = read_one(&mut pipeline, path, &opts, ifaces);
-        let packets = pipeline.table.total - before;
+        let before = table.total;
+        let result = read_into(&mut table, path, &opts, &cfg, &mut ifaces);
+        if let Some(p) = &progress {
+            p.finish();
+        }
+        let packets = table.total - before;
         let mut info = SourceInfo {
             name: path.display().to_string(),
             packets,
@@ -90,7 +94,7 @@ pub fn run(args: &ReadArgs) -> u8 {
     if !any_read {
         return code;
     }
-    let report = build_report(&pipeline.table, &ifaces, &pipeline.shadowed, sources);
+    let report = build_report(&table, &ifaces, sources);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let written = render::render_named(&report, args.format, args.decode.top, &names, &mut out)
@@ -102,28 +106,6 @@ pub fn run(args: &ReadArgs) -> u8 {
         }
     }
     code
-}
-
-/// Reads one file into `pipeline`, on both cores: a large classic pcap file
-/// in two halves (each thread reads, decodes and counts its part), anything
-/// else with one thread reading and decoding while the other counts.
-pub(crate) fn read_one(
-    pipeline: &mut Pipeline,
-    path: &Path,
-    opts: &FileOptions,
-    ifaces: &mut IfaceTable,
-) -> Result<ReadSummary, FileError> {
-    if let Some(plan) = split_plan(path, opts) {
-        let iface = ifaces.intern(plan.label());
-        return pipeline.run_halves(
-            |one, two| {
-                let out = plan.read(opts, iface, |f| one.feed(f), |f| two.feed(f));
-                (out.result, out.second_used)
-            },
-            |one| plan.read_second_again(iface, |f| one.feed(f)),
-        );
-    }
-    pipeline.run_split(|emitter| read_file(path, opts, ifaces, |frame| emitter.emit(frame)))
 }
 
 /// `3=ens33` → (3, "ens33").

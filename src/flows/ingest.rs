@@ -13,6 +13,8 @@ use super::table::{FlowTable, PairCounts};
 /// One decoded frame on its way to the flow table.
 #[derive(Debug, Clone, Copy)]
 pub struct Event {
+    /// The interface the frame was captured on; an SLL2 record counts on
+    /// the ifindex it names instead (see [`FlowTable::shadowed`]).
     pub iface: IfaceId,
     pub ts_ns: u64,
     pub wire_len: u32,
@@ -82,7 +84,7 @@ impl Event {
 }
 
 impl FlowTable {
-    /// Counts one decoded frame seen on `iface`.
+    /// Counts one decoded frame captured on `iface`.
     #[inline]
     pub fn ingest(&mut self, iface: IfaceId, ts_ns: u64, wire_len: u32, decoded: &Decoded) {
         let ev = Event {
@@ -114,7 +116,14 @@ impl FlowTable {
     /// tunnel's counters and the pair's slot prefetched.
     #[inline(always)]
     fn stage(&mut self, ev: &Event) -> Staged {
-        let (slot, iface) = self.link_slot(ev.iface);
+        let counted_on = match &ev.what {
+            What::Decoded(Decoded {
+                sll2_ifindex: Some(ifindex),
+                ..
+            }) => self.sll2_iface(ev.iface, *ifindex),
+            _ => ev.iface,
+        };
+        let (slot, iface) = self.link_slot(counted_on);
         let mut st = Staged {
             slot: slot as u32,
             ti: NOT_TUNNEL,
@@ -291,12 +300,8 @@ mod tests {
                 let (mut fast, mut full) = (Vec::new(), Vec::new());
                 let _ = read_file(&path, &FileOptions::default(), &mut ifaces, |f| {
                     let decoded = decode_frame(f.data, f.linktype, &cfg);
-                    let iface = match decoded.sll2_ifindex {
-                        Some(i) => IfaceId::sll2(i),
-                        None => f.iface,
-                    };
                     let ev = |what| Event {
-                        iface,
+                        iface: f.iface,
                         ts_ns: f.ts_ns,
                         wire_len: f.orig_len,
                         what,
@@ -317,7 +322,7 @@ mod tests {
                     };
                     single.ingest(ev.iface, ev.ts_ns, ev.wire_len, d);
                 }
-                let report = |t: &FlowTable| build_report(t, &ifaces, &[], Vec::new());
+                let report = |t: &FlowTable| build_report(t, &ifaces, Vec::new());
                 assert_eq!(report(&batched), report(&single), "{}", path.display());
             }
         }

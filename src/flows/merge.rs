@@ -89,6 +89,11 @@ impl FlowTable {
             *self.stops.entry(*e).or_default() += n;
         }
         self.plain.merge(&other.plain);
+        for id in &other.shadowed {
+            if !self.shadowed.contains(id) {
+                self.shadowed.push(*id);
+            }
+        }
         for (id, l) in &other.links {
             let mine = self.link_mut(*id);
             mine.all.merge(&l.all);
@@ -129,5 +134,45 @@ impl FlowTable {
         for (ti, pair, c) in fresh {
             self.add_pair(ti, &pair, &c);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::decode::{Decoded, Kind};
+    use crate::flows::{FlowTable, Limits};
+    use crate::iface::IfaceId;
+
+    /// A frame captured on `source` whose SLL2 header names `ifindex`.
+    fn sll2_frame(t: &mut FlowTable, source: IfaceId, ifindex: u32) {
+        let d = Decoded {
+            sll2_ifindex: Some(ifindex),
+            kind: Kind::NotIp,
+        };
+        t.ingest(source, 1, 60, &d);
+    }
+
+    #[test]
+    fn shadowed_labels_follow_merges_and_take() {
+        let any = IfaceId(0);
+        let mut half = FlowTable::new(Limits::default());
+        sll2_frame(&mut half, any, 3);
+        assert_eq!(half.shadowed(), &[any]);
+        assert_eq!(half.link(IfaceId::sll2(3)).map(|l| l.all.packets), Some(1));
+        assert!(half.link(any).is_none());
+
+        let mut first = FlowTable::new(Limits::default());
+        first.ingest(IfaceId(1), 0, 60, &Decoded::default());
+        assert!(first.merge_following(&half));
+        assert_eq!(first.shadowed(), &[any]);
+        let mut total = FlowTable::new(Limits::default());
+        total.merge(&first);
+        total.merge(&half);
+        assert_eq!((total.total, total.shadowed()), (3, &[any][..]));
+
+        let taken = total.take();
+        assert_eq!(taken.shadowed(), &[any]);
+        assert!(total.shadowed().is_empty());
+        assert_eq!(total.total, 0);
     }
 }

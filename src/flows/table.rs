@@ -155,6 +155,9 @@ pub struct FlowTable {
     pub stops: BTreeMap<DecodeError, u64>,
     /// Non-tunnel pairs and ICMP too-big errors (for audits).
     pub plain: PlainTable,
+    /// Source labels whose frames were counted on the SLL2 ifindex they
+    /// name instead; the report leaves them out when they counted nothing.
+    pub(super) shadowed: Vec<IfaceId>,
     /// Scratch space of `ingest_batch`, kept to reuse its allocation.
     pub(super) staged: Vec<super::ingest::Staged>,
 }
@@ -306,7 +309,22 @@ impl FlowTable {
             .map(|(_, l)| l)
     }
 
-    /// Empties the counters, keeping the limits (for interval reports).
+    /// The interface an SLL2 record captured on `source` counts on: the
+    /// one it names. `source` is remembered as shadowed.
+    pub(super) fn sll2_iface(&mut self, source: IfaceId, ifindex: u32) -> IfaceId {
+        if !self.shadowed.contains(&source) {
+            self.shadowed.push(source);
+        }
+        IfaceId::sll2(ifindex)
+    }
+
+    /// Source labels whose frames all named another interface (SLL2).
+    pub fn shadowed(&self) -> &[IfaceId] {
+        &self.shadowed
+    }
+
+    /// Empties the counters, keeping the limits (for interval reports); the
+    /// shadowed labels go with the counts.
     pub fn take(&mut self) -> FlowTable {
         std::mem::replace(self, FlowTable::new(self.limits))
     }

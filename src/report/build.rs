@@ -11,13 +11,8 @@ use super::model::*;
 
 /// Builds the report. Links keep the order interfaces were first named
 /// (file order, IDB order, NIC order); ids with the same display name merge.
-/// `shadowed` ids are left out when they counted nothing themselves.
-pub fn build_report(
-    table: &FlowTable,
-    ifaces: &IfaceTable,
-    shadowed: &[IfaceId],
-    sources: Vec<SourceInfo>,
-) -> Report {
+/// Shadowed ids ([`FlowTable::shadowed`]) are left out when they counted nothing themselves.
+pub fn build_report(table: &FlowTable, ifaces: &IfaceTable, sources: Vec<SourceInfo>) -> Report {
     let mut pairs = table.pairs_by_tunnel();
     let mut order: Vec<IfaceId> = ifaces.ids().collect();
     for (id, _) in &table.links {
@@ -29,7 +24,7 @@ pub fn build_report(
     for id in order {
         let totals = table.link(id);
         let counted = totals.map(|t| t.all.packets).unwrap_or(0);
-        if counted == 0 && shadowed.contains(&id) {
+        if counted == 0 && table.shadowed().contains(&id) {
             continue;
         }
         let name = ifaces.name(id);

@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 
 use crate::flows::{FlowTable, Limits};
-use crate::iface::IfaceId;
 use crate::report::CaptureStats;
 use crate::sources::live::KernelCounters;
 
@@ -31,7 +30,6 @@ pub struct Interval {
 pub struct Collector {
     limits: Limits,
     pub total: FlowTable,
-    pub shadowed: Vec<IfaceId>,
     /// Per loop: the last epoch it handed over.
     upto: Vec<Option<u64>>,
     pub finished: Vec<Option<Finished>>,
@@ -54,7 +52,6 @@ impl Collector {
         Self {
             limits,
             total: FlowTable::new(limits),
-            shadowed: Vec::new(),
             upto: vec![None; workers],
             finished: vec![None; workers],
             drops: vec![0; workers],
@@ -111,16 +108,10 @@ impl Collector {
             Event::Done {
                 worker,
                 table,
-                shadowed,
                 stats,
                 packets,
             } => {
                 self.add(self.epoch(), &table);
-                for s in shadowed {
-                    if !self.shadowed.contains(&s) {
-                        self.shadowed.push(s);
-                    }
-                }
                 if let Some(d) = self.drops.get_mut(worker) {
                     *d = stats.dropped_by_kernel + stats.dropped_by_interface;
                 }
@@ -216,7 +207,7 @@ mod tests {
             kind: crate::decode::Kind::NotIp,
         };
         for i in 0..n {
-            t.ingest(IfaceId(0), i, 60, &d);
+            t.ingest(crate::iface::IfaceId(0), i, 60, &d);
         }
         t
     }
@@ -252,7 +243,6 @@ mod tests {
         c.on_event(Event::Done {
             worker: 1,
             table: table_with(4),
-            shadowed: vec![],
             stats: CaptureStats::default(),
             packets: 4,
         });

@@ -293,7 +293,7 @@ impl Session {
 
     /// A report of `table` (an interval, or the total) without kernel counters.
     pub fn report_of(&self, table: &FlowTable) -> Report {
-        build_report(table, &self.ifaces, &self.col.shadowed, Vec::new())
+        build_report(table, &self.ifaces, Vec::new())
     }
 
     /// The final report: the total, each NIC's kernel counters, one source
@@ -311,7 +311,7 @@ impl Session {
                 oversize_records: None,
             })
             .collect();
-        let mut report = build_report(&self.col.total, &self.ifaces, &self.col.shadowed, sources);
+        let mut report = build_report(&self.col.total, &self.ifaces, sources);
         for ((name, id), fin) in self.names.iter().zip(&self.ids).zip(&self.col.finished) {
             let Some(f) = fin else {
                 eprintln!(

@@ -101,7 +101,6 @@ pub enum Event {
     Done {
         worker: usize,
         table: FlowTable,
-        shadowed: Vec<IfaceId>,
         stats: CaptureStats,
         packets: u64,
     },
@@ -270,7 +269,6 @@ impl Worker {
         let _ = events.send(Event::Done {
             worker: index,
             table: pipeline.table.take(),
-            shadowed: std::mem::take(&mut pipeline.shadowed),
             stats,
             packets,
         });

@@ -1,12 +1,13 @@
 //! The read buffer: one fixed 4 MiB allocation, refilled by plain `read()`.
 //! Parsers look at `buf[..end]` from `pos`, consume whole records in place,
 //! and ask for a refill only when a record straddles the end; the partial
-//! tail then moves to the front.
+//! tail then moves to the front. A [`Meter`] tells a [`Progress`] how far
+//! the read has got, at refills only.
 
 use std::cell::Cell;
-use std::io::{self, Read, Write};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::io::{self, Read};
+
+use super::Progress;
 
 /// Buffer size: large enough for any block we accept in one piece.
 pub(super) const BUF_SIZE: usize = 4 << 20;
@@ -16,7 +17,8 @@ pub(super) const BUF_SIZE: usize = 4 << 20;
 /// percent faster on a 2 GB file than filling the whole buffer at once).
 const READ_STEP: usize = 512 << 10;
 
-const PROGRESS_EVERY: Duration = Duration::from_millis(500);
+/// Bytes read between two reports to a [`Progress`].
+const PROGRESS_STEP: u64 = 4 << 20;
 
 pub(super) struct Input<'p, R> {
     r: R,
@@ -26,20 +28,20 @@ pub(super) struct Input<'p, R> {
     /// File offset of `buf[0]`.
     base: u64,
     eof: bool,
-    progress: Option<Progress<'p>>,
+    meter: Option<Meter<'p>>,
     /// Records longer than the file's snaplen that were read whole (classic
     /// pcap; libpcap, tcpdump and tshark read them too).
     pub(super) oversize: u64,
 }
 
 impl<'p, R: Read> Input<'p, R> {
-    pub(super) fn new(r: R, progress: Option<Progress<'p>>) -> Self {
-        Self::at(r, 0, progress)
+    pub(super) fn new(r: R, meter: Option<Meter<'p>>) -> Self {
+        Self::at(r, 0, meter)
     }
 
     /// An input whose first byte is at file offset `base` (offsets in
     /// messages stay file offsets).
-    pub(super) fn at(r: R, base: u64, progress: Option<Progress<'p>>) -> Self {
+    pub(super) fn at(r: R, base: u64, meter: Option<Meter<'p>>) -> Self {
         Input {
             r,
             buf: vec![0; BUF_SIZE],
@@ -47,7 +49,7 @@ impl<'p, R: Read> Input<'p, R> {
             end: 0,
             base,
             eof: false,
-            progress,
+            meter,
             oversize: 0,
         }
     }
@@ -152,92 +154,52 @@ impl<'p, R: Read> Input<'p, R> {
                 Err(e) => return Err(e),
             }
         }
-        if let Some(p) = &mut self.progress {
-            p.tick(self.base + self.end as u64);
+        if let Some(m) = &mut self.meter {
+            m.tick(self.base + self.end as u64);
         }
         Ok(())
     }
 
+    /// Reports what the [`Meter`] has not told yet.
     pub(super) fn finish_progress(&mut self) {
-        if let Some(p) = &mut self.progress {
-            p.finish();
+        if let Some(m) = &mut self.meter {
+            m.tell(self.base + self.end as u64);
         }
     }
 }
 
-/// `\r<file>: NN% (N packets)` on stderr, at most twice a second.
-pub(super) struct Progress<'p> {
-    name: String,
-    total: Option<u64>,
+/// Tells a [`Progress`] the bytes read and frames delivered since it was
+/// last told, every [`PROGRESS_STEP`] bytes: never per packet.
+pub(super) struct Meter<'p> {
+    to: &'p dyn Progress,
+    /// Frames delivered so far (the parser's caller counts them).
     frames: &'p Cell<u64>,
-    last: Instant,
-    /// Longest line printed, to blank it at the end.
-    width: usize,
-    /// When a file is read in parts on several threads: this part's slot.
-    part: Option<(&'p Parts, usize, u64)>,
+    /// File offset and frame count told so far.
+    told: (u64, u64),
 }
 
-/// Bytes read and frames seen by each part of a file read on several
-/// threads; part 0 prints the sums.
-#[derive(Debug, Default)]
-pub(super) struct Parts {
-    bytes: [AtomicU64; 2],
-    frames: [AtomicU64; 2],
-}
-
-impl<'p> Progress<'p> {
-    pub(super) fn new(name: String, total: Option<u64>, frames: &'p Cell<u64>) -> Self {
-        Progress {
-            name,
-            total,
+impl<'p> Meter<'p> {
+    /// A meter for a read that starts at file offset `from`.
+    pub(super) fn new(to: &'p dyn Progress, frames: &'p Cell<u64>, from: u64) -> Self {
+        Meter {
+            to,
             frames,
-            last: Instant::now(),
-            width: 0,
-            part: None,
+            told: (from, frames.get()),
         }
     }
 
-    /// Progress of part `index` (0 or 1) of a file read in two parts, this
-    /// one starting at file offset `start`; only part 0 prints.
-    pub(super) fn part(mut self, parts: &'p Parts, index: usize, start: u64) -> Self {
-        self.part = Some((parts, index.min(1), start));
-        self
-    }
-
-    fn tick(&mut self, read: u64) {
-        let now = Instant::now();
-        if now.duration_since(self.last) < PROGRESS_EVERY {
-            return;
+    #[inline]
+    fn tick(&mut self, read_to: u64) {
+        if read_to >= self.told.0 + PROGRESS_STEP {
+            self.tell(read_to);
         }
-        self.last = now;
-        let (read, frames) = match self.part {
-            None => (read, self.frames.get()),
-            Some((parts, i, start)) => {
-                parts.bytes[i].store(read.saturating_sub(start), Ordering::Relaxed);
-                parts.frames[i].store(self.frames.get(), Ordering::Relaxed);
-                if i != 0 {
-                    return;
-                }
-                let sum = |a: &[AtomicU64; 2]| a.iter().map(|x| x.load(Ordering::Relaxed)).sum();
-                (sum(&parts.bytes), sum(&parts.frames))
-            }
-        };
-        let line = match self.total {
-            Some(t) if t > 0 => {
-                let pct = (read.min(t) as u128 * 100 / t as u128) as u64;
-                format!("{}: {pct}% ({frames} packets)", self.name)
-            }
-            _ => format!("{}: {frames} packets", self.name),
-        };
-        self.width = self.width.max(line.chars().count());
-        // Progress is cosmetic: a failing stderr must not stop the read.
-        let _ = write!(io::stderr(), "\r{line}");
     }
 
-    fn finish(&mut self) {
-        if self.width > 0 {
-            let _ = write!(io::stderr(), "\r{:w$}\r", "", w = self.width);
-            self.width = 0;
+    fn tell(&mut self, read_to: u64) {
+        let (at, frames) = (read_to.max(self.told.0), self.frames.get());
+        if (at, frames) != self.told {
+            self.to.advance(at - self.told.0, frames - self.told.1);
+            self.told = (at, frames);
         }
     }
 }

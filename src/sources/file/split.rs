@@ -1,14 +1,12 @@
-//! One large classic pcap file read by two threads.
+//! One large classic pcap file read by two threads: the frames-only half
+//! of `pipeline::read_into`, whose doc says what the caller can rely on.
 //!
-//! Why: copying a file out of the page cache with `read()` costs about as
-//! much as decoding and counting it, and one core cannot do both at the
-//! speed the tool aims for. So the file is cut at a record boundary near the
-//! middle and each thread reads, decodes and counts its own part.
-//!
-//! The cut is found by looking for a chain of plausible record headers,
-//! which a packet's bytes could imitate; it is trusted only once the first
-//! part's reader lands exactly on it. When it does not, that reader goes on
-//! to the end of the file and the second part's results are dropped. Either
+//! The file is cut at a record boundary near the middle and each thread
+//! reads its own part with `pread`. The cut is found by looking for a chain
+//! of plausible record headers, which a packet's bytes could imitate; it is
+//! trusted only once the first part's reader lands exactly on it. When it
+//! does not, that reader goes on to the end of the file and the second
+//! part's frames are to be dropped ([`SplitOutcome::second_used`]). Either
 //! way every frame is delivered exactly once, in file order within a part,
 //! and errors name the same byte offsets as a one-thread read.
 
@@ -19,7 +17,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::input::{Input, Parts, Progress};
+use super::input::{Input, Meter};
 use super::pcap::{self, Params, FILE_HDR};
 use super::{fail_to_error, FileError, FileOptions, Format, ReadSummary};
 use crate::iface::IfaceId;
@@ -40,7 +38,6 @@ pub struct SplitPlan {
     label: String,
     /// File offset where the second part starts (a guessed record boundary).
     cut: u64,
-    size: u64,
 }
 
 /// The result of [`SplitPlan::read`].
@@ -87,7 +84,6 @@ fn plan_with(
         params,
         label: super::classic_label(path, opts),
         cut,
-        size,
     })
 }
 
@@ -130,24 +126,25 @@ impl SplitPlan {
         let mut params = self.params.clone();
         params.iface = iface;
         let stop_second = AtomicBool::new(false);
-        let parts = Parts::default();
         let (one, two) = std::thread::scope(|s| {
             let two = s.spawn(|| {
                 let frames = Cell::new(0u64);
                 let reader = Range::new(&self.file, self.cut, u64::MAX, Some(&stop_second));
-                let progress = self.progress(opts, &parts, 1, self.cut, &frames);
-                let mut inp = Input::at(reader, self.cut, progress);
+                let meter = opts.progress.map(|p| Meter::new(p, &frames, self.cut));
+                let mut inp = Input::at(reader, self.cut, meter);
                 let r = pcap::records(&mut inp, &params, &mut |f| {
                     frames.set(frames.get() + 1);
                     second(f);
                 });
+                inp.finish_progress();
                 PartEnd::of(r, &inp, frames.get())
             });
             let frames = Cell::new(0u64);
             let start = FILE_HDR as u64;
             let reader = Range::new(&self.file, start, self.cut, None);
-            let progress = self.progress(opts, &parts, 0, start, &frames);
-            let mut inp = Input::at(reader, start, progress);
+            // From 0: the file header counts as read.
+            let meter = opts.progress.map(|p| Meter::new(p, &frames, 0));
+            let mut inp = Input::at(reader, start, meter);
             let mut deliver = |f: &Frame<'_>| {
                 frames.set(frames.get() + 1);
                 first(f);
@@ -194,20 +191,6 @@ impl SplitPlan {
             result,
             second_used,
         }
-    }
-
-    fn progress<'p>(
-        &self,
-        opts: &FileOptions,
-        parts: &'p Parts,
-        index: usize,
-        start: u64,
-        frames: &'p Cell<u64>,
-    ) -> Option<Progress<'p>> {
-        opts.progress.then(|| {
-            Progress::new(self.path.display().to_string(), Some(self.size), frames)
-                .part(parts, index, start)
-        })
     }
 
     /// The interface label of the file's frames (`--iface` or the stem).
@@ -293,7 +276,7 @@ mod tests {
     use super::*;
     use crate::iface::IfaceTable;
     use crate::linktype::LinkType;
-    use crate::sources::file::read_file;
+    use crate::sources::file::{read_file, Told};
     use crate::write::{Endian, PcapWriter, TsResolution};
 
     type Got = Vec<(u64, u32, Vec<u8>)>;
@@ -395,6 +378,24 @@ mod tests {
             assert_eq!(frames, split_frames);
             std::fs::remove_file(&path).unwrap();
         }
+    }
+
+    #[test]
+    fn both_parts_tell_progress_and_add_up_to_the_file() {
+        let path = temp("told.pcap");
+        let starts = capture(&path, Endian::Little, 600);
+        let size = std::fs::metadata(&path).unwrap().len();
+        let told = Told::default();
+        let opts = FileOptions {
+            classic_iface: None,
+            progress: Some(&told),
+        };
+        let plan = plan_with(&path, &opts, 0, Some(starts[300])).unwrap();
+        let out = plan.read(&opts, IfaceId(0), |_| {}, |_| {});
+        assert!(out.second_used);
+        // One report from each part (the file is far under 4 MiB).
+        assert_eq!(told.sums(), (2, size, 600));
+        std::fs::remove_file(&path).unwrap();
     }
 
     #[test]
