@@ -5,8 +5,10 @@
 //! waits on capture and capture never waits on a scrape.
 
 pub mod events;
+pub mod labels;
 pub mod model;
 pub mod serve;
+mod shared;
 
 pub use events::EventLog;
 pub use model::{Exporter, NicState, Settings, Shared};

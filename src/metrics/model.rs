@@ -22,15 +22,18 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::{Registry, Unit};
-use serde::Serialize;
 
 use crate::report::{Report, TunnelRow};
+
+use super::labels::{
+    DeviceLabels, DropLabels, FamilyLabels, FindingLabels, PairLabels, PickLabels, TunnelLabels,
+};
+pub use super::shared::Shared;
 
 /// What the exporter is told to do.
 #[derive(Debug, Clone)]
@@ -63,104 +66,7 @@ pub struct NicState {
     pub stopped: Option<String>,
 }
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct TunnelLabels {
-    pub device: String,
-    pub direction: &'static str,
-    pub encap: String,
-    pub outer_src: String,
-    pub outer_dst: String,
-    pub vni: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct PairLabels {
-    pub device: String,
-    pub direction: &'static str,
-    pub encap: String,
-    pub outer_src: String,
-    pub outer_dst: String,
-    pub inner_src: String,
-    pub inner_dst: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct DeviceLabels {
-    device: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct DropLabels {
-    device: String,
-    reason: &'static str,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct FindingLabels {
-    kind: String,
-    device: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct PickLabels {
-    method: String,
-    device: String,
-    address: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct FamilyLabels {
-    family: &'static str,
-}
-
 type Seconds = Gauge<f64, AtomicU64>;
-
-/// What the HTTP side reads: the registry (atomic metrics, read while the
-/// controller updates them), the latest report and the readiness.
-pub struct Shared {
-    pub registry: Registry,
-    pub node: String,
-    report: RwLock<Option<Arc<Report>>>,
-    ready: RwLock<Result<(), String>>,
-}
-
-/// `/report`: the report with the node's name first.
-#[derive(Serialize)]
-struct NodeReport<'a> {
-    node: &'a str,
-    #[serde(flatten)]
-    report: &'a Report,
-}
-
-impl Shared {
-    /// The latest report as JSON with a top-level `"node"`; `None` before
-    /// the first one.
-    pub fn report_json(&self) -> Option<String> {
-        let report = self
-            .report
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()?;
-        let doc = NodeReport {
-            node: &self.node,
-            report: &report,
-        };
-        serde_json::to_string_pretty(&doc).ok()
-    }
-
-    /// `Ok` while every chosen NIC captures, else why not.
-    pub fn ready(&self) -> Result<(), String> {
-        self.ready.read().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-
-    /// The OpenMetrics text of every series.
-    pub fn metrics_text(&self) -> String {
-        let mut out = String::with_capacity(16 << 10);
-        // Writing into a String cannot fail.
-        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
-        out
-    }
-}
 
 /// The metric families, kept to update them.
 struct Families {
