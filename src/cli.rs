@@ -96,6 +96,10 @@ pub struct ReadArgs {
     pub ifname: Vec<String>,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    /// Node names and addresses (lines `NAME ADDR...`, or JSON `{"NAME": ["ADDR", ...]}`):
+    /// names the ends of path changes and groups each node's underlay addresses
+    #[arg(long, value_name = "FILE")]
+    pub nodes: Option<PathBuf>,
     #[command(flatten)]
     pub decode: DecodeArgs,
 }
@@ -133,6 +137,10 @@ pub struct LiveArgs {
     /// Save what was captured as pcapng (one interface block per NIC)
     #[arg(long, value_name = "FILE.pcapng")]
     pub write: Option<PathBuf>,
+    /// Node names and addresses (lines `NAME ADDR...`, or JSON `{"NAME": ["ADDR", ...]}`):
+    /// names the ends of path changes and groups each node's underlay addresses
+    #[arg(long, value_name = "FILE")]
+    pub nodes: Option<PathBuf>,
     #[command(flatten)]
     pub decode: DecodeArgs,
     /// Once the NICs are open, run as this user with no capability but

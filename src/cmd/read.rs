@@ -10,6 +10,7 @@ use crate::pipeline::Pipeline;
 use crate::render;
 use crate::report::{build_report, SourceInfo};
 use crate::sources::file::{read_file, split_plan, FileError, FileOptions, ReadSummary};
+use crate::timeline::{timeline_of_files, FileInput};
 
 /// Files larger than this show progress on a terminal.
 const PROGRESS_MIN_BYTES: u64 = 64 << 20;
@@ -35,6 +36,17 @@ pub fn run(args: &ReadArgs) -> u8 {
         ));
         return exit::USAGE;
     }
+    let nodes = match &args.nodes {
+        Some(p) => match crate::audit::read_nodes(p) {
+            Ok(n) => n,
+            Err(e) => {
+                super::error(format!("--nodes: {e}"));
+                return exit::USAGE;
+            }
+        },
+        None => Default::default(),
+    };
+    let mut again = Vec::new();
     let mut pipeline = Pipeline::new(
         super::decode_config(&args.decode),
         super::limits(&args.decode),
@@ -52,6 +64,13 @@ pub fn run(args: &ReadArgs) -> u8 {
                 .cloned(),
             progress: terminal && size >= PROGRESS_MIN_BYTES,
         };
+        again.push(FileInput {
+            path: path.clone(),
+            opts: FileOptions {
+                progress: false,
+                ..opts.clone()
+            },
+        });
         let before = pipeline.table.total;
         let ifaces = &mut ifaces;
         let result = read_one(&mut pipeline, path, &opts, ifaces);
@@ -83,7 +102,13 @@ pub fn run(args: &ReadArgs) -> u8 {
     if !any_read {
         return code;
     }
-    let report = build_report(&pipeline.table, &ifaces, &pipeline.shadowed, sources);
+    let mut report = build_report(&pipeline.table, &ifaces, &pipeline.shadowed, sources);
+    let (cfg, limits) = (&pipeline.cfg, pipeline.table.limits());
+    let (timeline, cut) = timeline_of_files(&report, &again, &mut ifaces, cfg, limits, nodes);
+    if cut {
+        super::error("the timeline is cut short: too many tunnels over time to hold");
+    }
+    report.timeline = timeline;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let written =

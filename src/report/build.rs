@@ -105,6 +105,7 @@ pub fn build_report(
         plain: plain_rows(table, ifaces),
         plain_other: count_row(&table.plain.pairs_other),
         too_big: too_big_rows(table, ifaces),
+        timeline: Vec::new(),
     }
 }
 

@@ -1,0 +1,128 @@
+//! The timeline of capture files (`read`): a second, sequential pass that
+//! counts frames into one small table per [`BUCKET_NS`] of capture time and
+//! feeds the detector bucket by bucket, in time order over all files.
+//!
+//! `read`'s fast path is left as it is: the pass runs only when the whole
+//! report shows some ends on more than one path ([`may_have_moves`]), which
+//! a capture without a change never does.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use crate::audit::nodes::Nodes;
+use crate::decode::{DecodeConfig, Encap};
+use crate::flows::{Counts, FlowTable, Limits};
+use crate::iface::{IfaceId, IfaceTable};
+use crate::pipeline::Pipeline;
+use crate::report::{PathChange, PathEnd, Report};
+use crate::sources::file::{read_file, FileOptions};
+
+use super::observe::{of_tunnel, Ends};
+use super::{observations, Detector};
+
+/// Time resolution of a file's timeline.
+pub const BUCKET_NS: u64 = 100_000_000;
+/// Tunnel rows held for the pass at most (about 100 bytes each plus pairs).
+const MAX_ROWS: usize = 500_000;
+
+/// One file to read again, as the first pass read it.
+#[derive(Debug, Clone)]
+pub struct FileInput {
+    pub path: PathBuf,
+    pub opts: FileOptions,
+}
+
+/// One tunnel's traffic in one bucket.
+struct Row {
+    iface: IfaceId,
+    encap: Encap,
+    outer: (IpAddr, IpAddr),
+    counts: Counts,
+    inner: Vec<(IpAddr, IpAddr, u64)>,
+}
+
+/// Do some ends appear on more than one path in `report` (the whole
+/// capture)? Without that no move can have happened.
+pub fn may_have_moves(report: &Report, nodes: &Nodes) -> bool {
+    let mut seen: HashMap<Ends, PathEnd> = HashMap::new();
+    observations(report, nodes).into_iter().any(|o| {
+        let first = seen.entry(o.ends).or_insert_with(|| o.path.clone());
+        *first != o.path
+    })
+}
+
+/// The path changes in `files` (already read once into `report`). Returns
+/// the events and whether the bound on held rows cut the pass short.
+pub fn timeline_of_files(
+    report: &Report,
+    files: &[FileInput],
+    ifaces: &mut IfaceTable,
+    cfg: &DecodeConfig,
+    limits: Limits,
+    nodes: Nodes,
+) -> (Vec<PathChange>, bool) {
+    if !may_have_moves(report, &nodes) {
+        return (Vec::new(), false);
+    }
+    let mut buckets: BTreeMap<u64, Vec<Row>> = BTreeMap::new();
+    let mut held = 0usize;
+    let mut cut = false;
+    let mut keep = |table: &mut FlowTable, bucket: u64| {
+        let t = table.take();
+        let pairs = t.pairs_by_tunnel();
+        for ((k, s), p) in t.tunnels.iter().zip(pairs) {
+            if held >= MAX_ROWS {
+                cut = true;
+                return;
+            }
+            held += 1 + p.len() / 4;
+            buckets.entry(bucket).or_default().push(Row {
+                iface: k.iface,
+                encap: k.encap,
+                outer: (k.outer_src, k.outer_dst),
+                counts: s.counts,
+                inner: p
+                    .into_iter()
+                    .map(|(pk, c)| (pk.src, pk.dst, c.packets))
+                    .collect(),
+            });
+        }
+    };
+    for f in files {
+        let mut pipe = Pipeline::new(cfg.clone(), limits);
+        let mut current: Option<u64> = None;
+        // Errors were reported by the first pass; what was read counts.
+        let _ = read_file(&f.path, &f.opts, ifaces, |frame| {
+            let b = frame.ts_ns / BUCKET_NS;
+            if current != Some(b) {
+                if let Some(c) = current {
+                    keep(&mut pipe.table, c);
+                }
+                current = Some(b);
+            }
+            pipe.feed(frame);
+        });
+        if let Some(c) = current {
+            keep(&mut pipe.table, c);
+        }
+    }
+    let mut det = Detector::new(nodes);
+    for (b, rows) in buckets {
+        let mut batch = Vec::new();
+        for r in rows {
+            let path = PathEnd {
+                device: ifaces.name(r.iface),
+                encap: r.encap,
+                outer_src: r.outer.0,
+                outer_dst: r.outer.1,
+            };
+            let c = r.counts;
+            let times = (c.packets, c.first_ns, c.last_ns);
+            of_tunnel(det.nodes(), path, times, r.inner.into_iter(), &mut batch);
+        }
+        det.observe(batch, (b + 1) * BUCKET_NS);
+    }
+    det.finish();
+    (det.events().to_vec(), cut)
+}
