@@ -14,7 +14,7 @@ pub fn line(e: &PathChange) -> String {
     let gap = if e.gap_ms == 0 {
         "with no gap".to_string()
     } else {
-        format!("after {:.1} s with no packets", e.gap_ms as f64 / 1000.0)
+        format!("after {} s with no packets", seconds(e.gap_ms))
     };
     let mut s = format!(
         "{} {} → {} moved from {} to {} {gap}",
@@ -29,6 +29,16 @@ pub fn line(e: &PathChange) -> String {
         s.push_str(&format!(" (flapped: {} moves until {until})", e.count));
     }
     s
+}
+
+/// `0.05`, `0.8`, `12.3`: two decimals under a second, one above.
+fn seconds(ms: u64) -> String {
+    let s = if ms < 1000 {
+        format!("{:.2}", ms as f64 / 1000.0)
+    } else {
+        format!("{:.1}", ms as f64 / 1000.0)
+    };
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 /// `ens33 (192.168.30.71 → 192.168.30.72)`, with the encapsulation when
@@ -74,4 +84,21 @@ pub fn jsonl_event(e: &PathChange, out: &mut dyn Write) -> io::Result<()> {
     };
     serde_json::to_writer(&mut *out, &rec)?;
     writeln!(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn seconds_read_naturally() {
+        let cases = [
+            (50, "0.05"),
+            (800, "0.8"),
+            (1000, "1"),
+            (1243, "1.2"),
+            (12_345, "12.3"),
+        ];
+        for (ms, want) in cases {
+            assert_eq!(super::seconds(ms), want, "{ms}");
+        }
+    }
 }

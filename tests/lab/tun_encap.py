@@ -4,7 +4,7 @@
 Opens TUN device NAME (IFF_TUN | IFF_NO_PI). Packets the kernel routes into
 it are sent through a raw IPIP socket to the gateway of the longest matching
 route on that device (Calico's routes, unchanged: `ip -j route show dev
-tunl0`, read once at start); the kernel adds the outer header and picks the
+tunl0`, read at start and again on SIGHUP, after a test changes them); the kernel adds the outer header and picks the
 NIC. IPIP packets received on the raw socket are written back, decapsulated,
 into the device. Prints "ready" once both sockets are open.
 """
@@ -13,6 +13,7 @@ import ipaddress
 import json
 import os
 import select
+import signal
 import socket
 import struct
 import subprocess
@@ -44,6 +45,13 @@ def main() -> None:
     fcntl.ioctl(tun, TUNSETIFF, struct.pack("16sH", dev.encode(), IFF_TUN | IFF_NO_PI))
     raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_IPIP)
     table = routes(dev)
+
+    def reload(*_):
+        nonlocal table
+        table = routes(dev)
+        print("reloaded", flush=True)
+
+    signal.signal(signal.SIGHUP, reload)
     print("ready", flush=True)
     while True:
         readable, _, _ = select.select([tun, raw], [], [])
