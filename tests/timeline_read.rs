@@ -1,6 +1,6 @@
 //! `read`'s path-change timeline from files that span a change (no root):
 //! the bundled lab capture of vms71 while its tunnel route moved from the
-//! 30 to the 26 underlay (captures/switch-30-to-26-vms71.pcapng), and the
+//! 30 to the 26 underlay (captures/timeline/switch-30-to-26-vms71.pcapng), and the
 //! case-1 and case-2 captures read together.
 
 use std::path::PathBuf;
@@ -51,7 +51,7 @@ fn row<'a>(report: &'a Report, nic: &str, src: &str) -> &'a TunnelRow {
 }
 
 fn switch() -> String {
-    capture("switch-30-to-26-vms71.pcapng")
+    capture("timeline/switch-30-to-26-vms71.pcapng")
         .display()
         .to_string()
 }

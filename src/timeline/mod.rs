@@ -15,12 +15,15 @@
 //!   pair or NIC is a move;
 //! - else (no inner pair readable) the outer pair: only a NIC change shows.
 //!
-//! **A move**: traffic of the same ends appears on another path, starting
-//! no earlier than the last packet on the old one (two paths in use at once
-//! are a split, which `audit` reports, not a move). Its time is the first
+//! **A move**: traffic of the same ends shows on another path, starting
+//! no earlier than the last packet on the old one. Its time is the first
 //! packet on the new path; the gap runs from the last packet on the old.
-//! Times have the resolution of the input: a tunnel's first/last packet
-//! within one batch.
+//! Two paths in use at once (within one batch, or overlapping the traffic
+//! seen before) are a split, or a handover with packets in flight: no move
+//! until one path is left alone; if that is not the old one, it is a move
+//! (gap 0) from when the new path started. A lasting split (ECMP, a wrong
+//! NIC that `audit` reports) is never a move. Times have the resolution of
+//! the input: a tunnel's first/last packet within one batch.
 //!
 //! **Flapping**: moves between the same two paths each within
 //! [`FLAP_WINDOW_NS`] of the one before fold into one event with a count.
@@ -34,7 +37,7 @@
 mod files;
 mod observe;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::audit::nodes::Nodes;
 use crate::report::{PathChange, PathEnd};
@@ -57,6 +60,17 @@ const MAX_PAIRS_PER_EVENT: usize = 1024;
 struct Current {
     path: PathEnd,
     last_ns: u64,
+    /// Set while more than one path is in use: the path before, and when
+    /// the other one started.
+    split_from: Option<(PathEnd, u64)>,
+}
+
+/// A pair of ends' traffic on one path within one batch.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Segment {
+    first_ns: u64,
+    last_ns: u64,
+    path: PathEnd,
 }
 
 /// An event still open to flaps.
@@ -99,10 +113,26 @@ impl Detector {
 
     /// Takes one batch (any order within it) ending at `now_ns`; returns the
     /// events that settled by then.
-    pub fn observe(&mut self, mut batch: Vec<Observation>, now_ns: u64) -> Vec<PathChange> {
-        batch.sort_by_key(|o| (o.first_ns, o.last_ns));
-        for o in batch {
-            self.one(o);
+    pub fn observe(&mut self, batch: Vec<Observation>, now_ns: u64) -> Vec<PathChange> {
+        // Per pair of ends, one segment per path, in a fixed order.
+        let mut by_ends: BTreeMap<Ends, BTreeMap<PathEnd, (u64, u64)>> = BTreeMap::new();
+        for o in batch.into_iter().filter(|o| o.packets > 0) {
+            let seg = by_ends.entry(o.ends).or_default();
+            let (first, last) = seg.entry(o.path).or_insert((o.first_ns, o.last_ns));
+            *first = (*first).min(o.first_ns);
+            *last = (*last).max(o.last_ns);
+        }
+        for (ends, paths) in by_ends {
+            let mut segs: Vec<Segment> = paths
+                .into_iter()
+                .map(|(path, (first_ns, last_ns))| Segment {
+                    first_ns,
+                    last_ns,
+                    path,
+                })
+                .collect();
+            segs.sort();
+            self.follow(ends, segs);
         }
         self.settle(Some(now_ns))
     }
@@ -122,33 +152,69 @@ impl Detector {
         self.dropped
     }
 
-    fn one(&mut self, o: Observation) {
-        if o.packets == 0 {
+    /// One batch of one pair of ends: its segments, by first packet.
+    fn follow(&mut self, ends: Ends, segs: Vec<Segment>) {
+        let Some(latest) = segs.iter().max_by_key(|s| s.last_ns).cloned() else {
             return;
-        }
+        };
+        let mut max_last = 0;
+        let overlap = segs.iter().any(|s| {
+            let o = s.first_ns < max_last;
+            max_last = max_last.max(s.last_ns);
+            o
+        });
         let room = self.current.len() < MAX_ENDS;
-        let Some(cur) = self.current.get_mut(&o.ends) else {
+        let Some(cur) = self.current.get_mut(&ends) else {
             if room {
+                let split = overlap.then(|| (latest.path.clone(), segs[0].first_ns));
                 let cur = Current {
-                    path: o.path,
-                    last_ns: o.last_ns,
+                    path: latest.path,
+                    last_ns: latest.last_ns,
+                    split_from: split,
                 };
-                self.current.insert(o.ends, cur);
+                self.current.insert(ends, cur);
             }
             return;
         };
-        if cur.path == o.path {
-            cur.last_ns = cur.last_ns.max(o.last_ns);
+        if overlap {
+            // Two paths at once: a split, or a handover with packets in
+            // flight. Which one shows when one path is left alone.
+            if cur.split_from.is_none() {
+                let new_first = segs
+                    .iter()
+                    .filter(|s| s.path != cur.path)
+                    .map(|s| s.first_ns);
+                let since = new_first.min().unwrap_or(latest.first_ns);
+                cur.split_from = Some((cur.path.clone(), since));
+            }
+            cur.path = latest.path;
+            cur.last_ns = cur.last_ns.max(latest.last_ns);
             return;
         }
-        if o.first_ns < cur.last_ns {
-            // Both paths at once: a split, not a move.
-            return;
+        let mut moves = Vec::new();
+        for seg in segs {
+            if seg.path == cur.path && cur.split_from.is_none() {
+                cur.last_ns = cur.last_ns.max(seg.last_ns);
+                continue;
+            }
+            if let Some((old, since)) = cur.split_from.take() {
+                // One path left after a split: a move if it is not the old one.
+                if seg.path != old {
+                    moves.push((old, seg.path.clone(), since, 0));
+                }
+            } else if seg.first_ns < cur.last_ns {
+                // Overlaps the traffic already seen on the current path.
+                cur.split_from = Some((cur.path.clone(), seg.first_ns));
+            } else {
+                let gap = seg.first_ns - cur.last_ns;
+                moves.push((cur.path.clone(), seg.path.clone(), seg.first_ns, gap));
+            }
+            cur.path = seg.path;
+            cur.last_ns = cur.last_ns.max(seg.last_ns);
         }
-        let from = std::mem::replace(&mut cur.path, o.path.clone());
-        let gap_ns = o.first_ns - cur.last_ns;
-        cur.last_ns = o.last_ns;
-        self.record(o.ends, from, o.path, o.first_ns, gap_ns);
+        for (from, to, at_ns, gap_ns) in moves {
+            self.record(ends.clone(), from, to, at_ns, gap_ns);
+        }
     }
 
     fn record(&mut self, ends: Ends, from: PathEnd, to: PathEnd, at_ns: u64, gap_ns: u64) {

@@ -139,20 +139,39 @@ fn flapping_within_a_second_is_one_event_with_a_count() {
         pods(),
         &[
             vec![(on30(), 0, 100)],
-            vec![(on26(), 200, 300), (on30(), 500, 600), (on26(), 800, 900)],
-            vec![(on30(), 300, 400)],
-            vec![(on30(), 500, 900)],
-            vec![(on30(), 0, 900)],
+            vec![(on26(), 200, 300)],
+            vec![(on30(), 100, 200)],
+            vec![(on26(), 0, 100)],
+            vec![(on26(), 0, 900)],
+            vec![(on26(), 0, 900)],
         ],
     );
     assert_eq!(ev.len(), 1, "{ev:?}");
-    assert_eq!(ev[0].count, 4);
+    assert_eq!(ev[0].count, 3);
     assert_eq!((ev[0].from.clone(), ev[0].to.clone()), (on30(), on26()));
     assert_eq!(ev[0].gap_ms, 1100);
     assert_eq!(
         ev[0].last_at.as_deref().and_then(parse_rfc3339),
-        Some(1_800_000_002 * S + 300 * MS)
+        Some(1_800_000_003 * S)
     );
+}
+
+#[test]
+fn a_handover_with_packets_in_flight_is_a_move_once_the_old_path_is_quiet() {
+    let mut det = Detector::new(Nodes::default());
+    let ev = run(
+        &mut det,
+        pods(),
+        &[
+            vec![(on30(), 0, 900)],
+            vec![(on30(), 0, 520), (on26(), 500, 900)],
+            vec![(on26(), 0, 900)],
+        ],
+    );
+    assert_eq!(ev.len(), 1, "{ev:?}");
+    assert_eq!((ev[0].from.clone(), ev[0].to.clone()), (on30(), on26()));
+    assert_eq!((ev[0].gap_ms, ev[0].count), (0, 1));
+    assert_eq!(parse_rfc3339(&ev[0].at), Some(1_800_000_001 * S + 500 * MS));
 }
 
 #[test]
