@@ -179,3 +179,78 @@ fn case1_then_case2_moves_both_directions() {
         );
     }
 }
+
+/// Writes a pcapng with NICs ens33 (underlay 30) and ens32 (underlay 26):
+/// pod 10.244.118.193 → 10.244.5.194 every 10 ms for `n` frames, frame `i`
+/// on ens32 when `on26(i)`. Returns its path.
+fn synthetic(name: &str, n: u64, on26: impl Fn(u64) -> bool) -> PathBuf {
+    use std::net::Ipv4Addr;
+    use tuntrace::linktype::LinkType;
+    use tuntrace::write::{pcapng::PcapngWriter, Endian};
+    let dir = std::env::temp_dir().join(format!("tt-timeline-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("vms71.pcapng");
+    let file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    let mut w = PcapngWriter::new(file, Endian::Little).unwrap();
+    let ens33 = w.add_interface("ens33", LinkType::ETHERNET, 65535).unwrap();
+    let ens32 = w.add_interface("ens32", LinkType::ETHERNET, 65535).unwrap();
+    let (p1, p2) = (
+        Ipv4Addr::new(10, 244, 118, 193),
+        Ipv4Addr::new(10, 244, 5, 194),
+    );
+    let mut frame = Vec::new();
+    for i in 0..n {
+        let (id, net) = if on26(i) { (ens32, 26) } else { (ens33, 30) };
+        let (a, b) = (
+            Ipv4Addr::new(192, 168, net, 71),
+            Ipv4Addr::new(192, 168, net, 72),
+        );
+        frame.clear();
+        tuntrace::synth::write_calico_ipip_frame(&mut frame, a, b, p1, p2, 84);
+        let ts = 1_800_000_000_000_000_000 + i * 10_000_000;
+        w.write_epb(id, ts, frame.len() as u32, &frame).unwrap();
+    }
+    w.finish().unwrap();
+    path
+}
+
+#[test]
+fn synthetic_move_split_and_flapping() {
+    // 3 s: the first half on ens33, the rest on ens32.
+    let moved = synthetic("move", 300, |i| i >= 150);
+    let r = json(&[moved.to_str().unwrap()]);
+    assert_eq!(r.timeline.len(), 1, "{:#?}", r.timeline);
+    let e = &r.timeline[0];
+    assert_eq!(e.from, end("ens33", "192.168.30.71", "192.168.30.72"));
+    assert_eq!(e.to, end("ens32", "192.168.26.71", "192.168.26.72"));
+    assert_eq!((e.gap_ms, e.count), (10, 1));
+    assert_eq!(parse_rfc3339(&e.at), Some(1_800_000_001_500_000_000));
+
+    // Both NICs all along (every other frame): a split, no timeline.
+    let split = synthetic("split", 300, |i| i % 2 == 1);
+    let r = json(&[split.to_str().unwrap()]);
+    assert_eq!(r.packets.tunnelled, 300);
+    assert!(r.timeline.is_empty(), "{:#?}", r.timeline);
+
+    // Back and forth every 300 ms for 1.2 s, then ens32 for good: one
+    // event with 4 moves (ens32 at 1.0 s, ens33 at 1.3, ens32 at 1.6 ...).
+    let flaps = synthetic("flaps", 400, |i| match i {
+        0..=99 => false,
+        100..=219 => (i - 100) / 30 % 2 == 0,
+        _ => true,
+    });
+    let r = json(&[flaps.to_str().unwrap()]);
+    assert_eq!(r.timeline.len(), 1, "{:#?}", r.timeline);
+    let e = &r.timeline[0];
+    assert_eq!(
+        (e.from.device.as_str(), e.to.device.as_str()),
+        ("ens33", "ens32")
+    );
+    assert_eq!(e.count, 5, "{e:?}");
+    assert_eq!(parse_rfc3339(&e.at), Some(1_800_000_001_000_000_000));
+    let last = e.last_at.as_deref().and_then(parse_rfc3339);
+    assert_eq!(last, Some(1_800_000_002_200_000_000));
+    for f in [moved, split, flaps] {
+        let _ = std::fs::remove_dir_all(f.parent().unwrap());
+    }
+}

@@ -6,7 +6,7 @@
 //! report shows some ends on more than one path ([`may_have_moves`]), which
 //! a capture without a change never does.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
@@ -42,13 +42,29 @@ struct Row {
     inner: Vec<(IpAddr, IpAddr, u64)>,
 }
 
-/// Do some ends appear on more than one path in `report` (the whole
-/// capture)? Without that no move can have happened.
+/// Could `report` (the whole capture) hold a move? Only if some ends used
+/// two paths whose times do not (mostly) overlap: one path ending about
+/// when the other starts. Two paths used side by side all along are a split
+/// (or unrelated conversations that happen to share a pod pair), and a
+/// capture without a change never passes. Flapping that has not settled
+/// when the capture ends may be missed (both paths then span the same end).
 pub fn may_have_moves(report: &Report, nodes: &Nodes) -> bool {
-    let mut seen: HashMap<Ends, PathEnd> = HashMap::new();
-    observations(report, nodes).into_iter().any(|o| {
-        let first = seen.entry(o.ends).or_insert_with(|| o.path.clone());
-        *first != o.path
+    let mut spans: BTreeMap<Ends, BTreeMap<PathEnd, (u64, u64)>> = BTreeMap::new();
+    for o in observations(report, nodes) {
+        let span = spans.entry(o.ends).or_default();
+        let (first, last) = span.entry(o.path).or_insert((o.first_ns, o.last_ns));
+        *first = (*first).min(o.first_ns);
+        *last = (*last).max(o.last_ns);
+    }
+    spans.values().any(|paths| {
+        let v: Vec<(u64, u64)> = paths.values().copied().collect();
+        v.iter().enumerate().any(|(i, a)| {
+            v[i + 1..].iter().any(|b| {
+                let overlap = a.1.min(b.1).saturating_sub(a.0.max(b.0));
+                let shorter = (a.1 - a.0).min(b.1 - b.0);
+                overlap == 0 || overlap < shorter / 10 * 9
+            })
+        })
     })
 }
 
