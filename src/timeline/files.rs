@@ -23,8 +23,9 @@ use super::{observations, Detector};
 
 /// Time resolution of a file's timeline.
 pub const BUCKET_NS: u64 = 100_000_000;
-/// Tunnel rows held for the pass at most (about 100 bytes each plus pairs).
-const MAX_ROWS: usize = 500_000;
+/// Tunnel rows and pod pairs held for the pass at most (about 100 and 50
+/// bytes each: 15 MB at most).
+const MAX_HELD: usize = 200_000;
 
 /// One file to read again, as the first pass read it.
 #[derive(Debug, Clone)]
@@ -88,11 +89,11 @@ pub fn timeline_of_files(
         let t = table.take();
         let pairs = t.pairs_by_tunnel();
         for ((k, s), p) in t.tunnels.iter().zip(pairs) {
-            if held >= MAX_ROWS {
+            if held >= MAX_HELD {
                 cut = true;
                 return;
             }
-            held += 1 + p.len() / 4;
+            held += 1 + p.len();
             buckets.entry(bucket).or_default().push(Row {
                 iface: k.iface,
                 encap: k.encap,
