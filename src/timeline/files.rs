@@ -18,8 +18,8 @@ use crate::pipeline::Pipeline;
 use crate::report::{PathChange, PathEnd, Report};
 use crate::sources::file::{read_file, FileOptions};
 
-use super::observe::{of_tunnel, Ends};
-use super::{observations, Detector};
+use super::observe::{ends_of, of_tunnel, Ends};
+use super::{parse_rfc3339, Detector};
 
 /// Time resolution of a file's timeline.
 pub const BUCKET_NS: u64 = 100_000_000;
@@ -50,19 +50,30 @@ struct Row {
 /// capture without a change never passes. Flapping that has not settled
 /// when the capture ends may be missed (both paths then span the same end).
 pub fn may_have_moves(report: &Report, nodes: &Nodes) -> bool {
-    let mut spans: BTreeMap<Ends, BTreeMap<PathEnd, (u64, u64)>> = BTreeMap::new();
-    for o in observations(report, nodes) {
-        let span = spans.entry(o.ends).or_default();
-        let (first, last) = span.entry(o.path).or_insert((o.first_ns, o.last_ns));
-        *first = (*first).min(o.first_ns);
-        *last = (*last).max(o.last_ns);
+    // (ends, tunnel row, first, last), sorted: no map node per pod pair.
+    let mut seen: Vec<(Ends, u32, u64, u64)> = Vec::new();
+    let mut ends = Vec::new();
+    let rows = report.links.iter().flat_map(|l| &l.tunnels);
+    for (row, t) in rows.enumerate() {
+        let (Some(first), Some(last)) = (parse_rfc3339(&t.first_seen), parse_rfc3339(&t.last_seen))
+        else {
+            continue;
+        };
+        let inner = t.inner.iter().map(|p| (p.src, p.dst, p.packets));
+        ends_of(
+            nodes,
+            (t.outer_src, t.outer_dst, t.packets),
+            inner,
+            &mut ends,
+        );
+        seen.extend(ends.drain(..).map(|(e, _)| (e, row as u32, first, last)));
     }
-    spans.values().any(|paths| {
-        let v: Vec<(u64, u64)> = paths.values().copied().collect();
-        v.iter().enumerate().any(|(i, a)| {
-            v[i + 1..].iter().any(|b| {
-                let overlap = a.1.min(b.1).saturating_sub(a.0.max(b.0));
-                let shorter = (a.1 - a.0).min(b.1 - b.0);
+    seen.sort_unstable_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+    seen.chunk_by(|a, b| a.0 == b.0).any(|group| {
+        group.iter().enumerate().any(|(i, a)| {
+            group[i + 1..].iter().any(|b| {
+                let overlap = a.3.min(b.3).saturating_sub(a.2.max(b.2));
+                let shorter = (a.3 - a.2).min(b.3 - b.2);
                 overlap == 0 || overlap < shorter / 10 * 9
             })
         })

@@ -37,7 +37,7 @@
 mod files;
 mod observe;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 
 use crate::audit::nodes::Nodes;
 use crate::report::{PathChange, PathEnd};
@@ -113,26 +113,32 @@ impl Detector {
 
     /// Takes one batch (any order within it) ending at `now_ns`; returns the
     /// events that settled by then.
-    pub fn observe(&mut self, batch: Vec<Observation>, now_ns: u64) -> Vec<PathChange> {
-        // Per pair of ends, one segment per path, in a fixed order.
-        let mut by_ends: BTreeMap<Ends, BTreeMap<PathEnd, (u64, u64)>> = BTreeMap::new();
-        for o in batch.into_iter().filter(|o| o.packets > 0) {
-            let seg = by_ends.entry(o.ends).or_default();
-            let (first, last) = seg.entry(o.path).or_insert((o.first_ns, o.last_ns));
-            *first = (*first).min(o.first_ns);
-            *last = (*last).max(o.last_ns);
-        }
-        for (ends, paths) in by_ends {
-            let mut segs: Vec<Segment> = paths
-                .into_iter()
-                .map(|(path, (first_ns, last_ns))| Segment {
-                    first_ns,
-                    last_ns,
-                    path,
-                })
-                .collect();
+    pub fn observe(&mut self, mut batch: Vec<Observation>, now_ns: u64) -> Vec<PathChange> {
+        // Per pair of ends, one segment per path, in a fixed order (sorted
+        // in place: a map per pair of ends costs a node each).
+        batch.retain(|o| o.packets > 0);
+        batch.sort_unstable_by(|a, b| (&a.ends, &a.path).cmp(&(&b.ends, &b.path)));
+        let mut rest = &mut batch[..];
+        while !rest.is_empty() {
+            let n = rest.iter().take_while(|o| o.ends == rest[0].ends).count();
+            let (group, tail) = std::mem::take(&mut rest).split_at_mut(n);
+            rest = tail;
+            let mut segs: Vec<Segment> = Vec::with_capacity(group.len());
+            for o in group.iter_mut() {
+                match segs.last_mut() {
+                    Some(s) if s.path == o.path => {
+                        s.first_ns = s.first_ns.min(o.first_ns);
+                        s.last_ns = s.last_ns.max(o.last_ns);
+                    }
+                    _ => segs.push(Segment {
+                        first_ns: o.first_ns,
+                        last_ns: o.last_ns,
+                        path: o.path.clone(),
+                    }),
+                }
+            }
             segs.sort();
-            self.follow(ends, segs);
+            self.follow(group[0].ends.clone(), segs);
         }
         self.settle(Some(now_ns))
     }

@@ -27,8 +27,27 @@ pub struct Observation {
     pub last_ns: u64,
 }
 
-/// One tunnel row's observations: by node names when `nodes` names both
-/// outer addresses, else one per inner pair, else by the outer pair.
+/// The ends of one tunnel row's traffic, with their packets: by node names
+/// when `nodes` names both outer addresses, else one per inner pair, else
+/// by the outer pair.
+pub(super) fn ends_of(
+    nodes: &Nodes,
+    (outer_src, outer_dst, packets): (IpAddr, IpAddr, u64),
+    inner: impl Iterator<Item = (IpAddr, IpAddr, u64)>,
+    out: &mut Vec<(Ends, u64)>,
+) {
+    if let (Some(s), Some(d)) = (nodes.name(outer_src), nodes.name(outer_dst)) {
+        out.push((Ends::Nodes(s.to_string(), d.to_string()), packets));
+        return;
+    }
+    let before = out.len();
+    out.extend(inner.map(|(src, dst, n)| (Ends::Pods(src, dst), n)));
+    if out.len() == before {
+        out.push((Ends::Outer(outer_src, outer_dst), packets));
+    }
+}
+
+/// One tunnel row's observations (see [`ends_of`]).
 pub(super) fn of_tunnel(
     nodes: &Nodes,
     path: PathEnd,
@@ -36,24 +55,20 @@ pub(super) fn of_tunnel(
     inner: impl Iterator<Item = (IpAddr, IpAddr, u64)>,
     out: &mut Vec<Observation>,
 ) {
-    let obs = |ends, packets| Observation {
+    let mut ends = Vec::new();
+    ends_of(
+        nodes,
+        (path.outer_src, path.outer_dst, packets),
+        inner,
+        &mut ends,
+    );
+    out.extend(ends.into_iter().map(|(ends, packets)| Observation {
         ends,
         path: path.clone(),
         packets,
         first_ns,
         last_ns,
-    };
-    if let (Some(s), Some(d)) = (nodes.name(path.outer_src), nodes.name(path.outer_dst)) {
-        out.push(obs(Ends::Nodes(s.to_string(), d.to_string()), packets));
-        return;
-    }
-    let before = out.len();
-    for (src, dst, n) in inner {
-        out.push(obs(Ends::Pods(src, dst), n));
-    }
-    if out.len() == before {
-        out.push(obs(Ends::Outer(path.outer_src, path.outer_dst), packets));
-    }
+    }));
 }
 
 /// The observations of one report (an interval's).
