@@ -115,6 +115,10 @@ pub struct ReadArgs {
     pub k8s: Vec<PathBuf>,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    /// Node names and addresses (lines `NAME ADDR...`, or JSON `{"NAME": ["ADDR", ...]}`):
+    /// names the ends of path changes and groups each node's underlay addresses
+    #[arg(long, value_name = "FILE")]
+    pub nodes: Option<PathBuf>,
     #[command(flatten)]
     pub decode: DecodeArgs,
 }
@@ -156,6 +160,10 @@ pub struct LiveArgs {
     /// Save what was captured as pcapng (one interface block per NIC)
     #[arg(long, value_name = "FILE.pcapng")]
     pub write: Option<PathBuf>,
+    /// Node names and addresses (lines `NAME ADDR...`, or JSON `{"NAME": ["ADDR", ...]}`):
+    /// names the ends of path changes and groups each node's underlay addresses
+    #[arg(long, value_name = "FILE")]
+    pub nodes: Option<PathBuf>,
     #[command(flatten)]
     pub metrics: MetricsArgs,
     #[command(flatten)]

@@ -30,4 +30,5 @@ pub mod session;
 pub mod sources;
 pub mod synth;
 pub mod timefmt;
+pub mod timeline;
 pub mod write;

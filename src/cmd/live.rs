@@ -14,6 +14,7 @@ use crate::render::live_view::{self, LiveView};
 use crate::report::Report;
 use crate::session::{self, open_chosen, Ended, FileWriter, Interval, Plan, Session};
 use crate::sources::live::{CaptureConfig, FilterChoice, Nic};
+use crate::timeline::{self, Detector};
 
 mod daemon;
 mod method;
@@ -31,10 +32,10 @@ struct Settings {
     capture: CaptureConfig,
     /// Redraw the live view on stderr.
     view: bool,
-    /// Ticks are needed (live view, jsonl or metrics).
-    ticking: bool,
     /// `--metrics-pair-ttl`.
     pair_ttl: Duration,
+    /// `--nodes`, for the timeline.
+    nodes: crate::audit::nodes::Nodes,
 }
 
 impl Settings {
@@ -81,6 +82,10 @@ impl Settings {
         let view = a.format == Format::Table
             && std::io::stdout().is_terminal()
             && std::io::stderr().is_terminal();
+        let nodes = match &a.nodes {
+            Some(p) => crate::audit::read_nodes(p).map_err(|e| format!("--nodes: {e}"))?,
+            None => Default::default(),
+        };
         Ok(Settings {
             duration,
             interval,
@@ -90,8 +95,8 @@ impl Settings {
                 filter,
             },
             view,
-            ticking: view || a.format == Format::Jsonl || a.metrics.metrics_listen.is_some(),
             pair_ttl,
+            nodes,
         })
     }
 }
@@ -180,7 +185,8 @@ async fn capture(
     let plan = Plan {
         count: args.count,
         duration: st.duration,
-        interval: st.ticking.then_some(st.interval),
+        // Every format ticks: the timeline follows the intervals.
+        interval: Some(st.interval),
         writer,
         reopen: Some(platform.reopener(&st.capture)),
         ..Plan::new(
@@ -195,6 +201,7 @@ async fn capture(
         view: st.view.then(LiveView::new),
         every: st.interval,
         out,
+        timeline: Detector::new(st.nodes),
     };
     if let Some(d) = &mut daemon {
         d.update(&session, None);
@@ -216,11 +223,13 @@ async fn capture(
             let _ = stops.recv().await;
         }
     }
-    if args.format == Format::Jsonl {
-        let rest = session.rest();
-        output.interval(&session, rest);
-    }
-    output.finish(&session.report())
+    let rest = session.rest();
+    output.interval(&session, rest);
+    let mut report = session.report();
+    let last = output.timeline.finish();
+    output.path_changes(&last);
+    report.timeline = output.timeline.events().to_vec();
+    output.finish(&report)
 }
 
 /// "capturing on ..." with what is kept and how.
@@ -268,6 +277,7 @@ struct Output<'a> {
     view: Option<LiveView>,
     every: Duration,
     out: &'a mut dyn Write,
+    timeline: Detector,
 }
 
 impl Output<'_> {
@@ -277,6 +287,9 @@ impl Output<'_> {
             let _ = render::jsonl_interval(&part, iv.start_ns, iv.end_ns, &mut self.out)
                 .and_then(|_| self.out.flush());
         }
+        let seen = timeline::observations(&part, self.timeline.nodes());
+        let changes = self.timeline.observe(seen, iv.end_ns);
+        self.path_changes(&changes);
         if let Some(view) = &mut self.view {
             let mut total = session.report_of(session.total());
             for (name, dropped) in session.names().iter().zip(session.drops()) {
@@ -294,6 +307,20 @@ impl Output<'_> {
             let width = crate::os::terminal::width(2);
             let elapsed = session.started().elapsed().as_secs();
             let _ = view.draw(elapsed, &lines, width, &mut std::io::stderr().lock());
+        }
+    }
+
+    /// Path changes as they settle: jsonl events, or lines above the live view.
+    fn path_changes(&mut self, changes: &[crate::report::PathChange]) {
+        for e in changes {
+            if self.format == Format::Jsonl {
+                let _ = render::timeline::jsonl_event(e, &mut self.out);
+                let _ = self.out.flush();
+            } else if let Some(view) = &mut self.view {
+                let mut err = std::io::stderr().lock();
+                let _ = view.erase(&mut err);
+                let _ = writeln!(err, "{}", render::timeline::line(e));
+            }
         }
     }
 

@@ -12,6 +12,7 @@ use crate::report::{build_report, SourceInfo};
 use crate::sources::file::{FileError, FileOptions, Progress};
 
 use super::progress::FileProgress;
+use crate::timeline::{timeline_of_files, FileInput};
 
 /// Files larger than this show progress on a terminal.
 const PROGRESS_MIN_BYTES: u64 = 64 << 20;
@@ -44,6 +45,17 @@ pub fn run(args: &ReadArgs) -> u8 {
             return exit::USAGE;
         }
     };
+    let nodes = match &args.nodes {
+        Some(p) => match crate::audit::read_nodes(p) {
+            Ok(n) => n,
+            Err(e) => {
+                super::error(format!("--nodes: {e}"));
+                return exit::USAGE;
+            }
+        },
+        None => Default::default(),
+    };
+    let mut again = Vec::new();
     let cfg = super::decode_config(&args.decode);
     let mut table = FlowTable::new(super::limits(&args.decode));
     let mut sources = Vec::new();
@@ -61,6 +73,13 @@ pub fn run(args: &ReadArgs) -> u8 {
                 .cloned(),
             progress: progress.as_ref().map(|p| p as &dyn Progress),
         };
+        again.push(FileInput {
+            path: path.clone(),
+            opts: FileOptions {
+                classic_iface: opts.classic_iface.clone(),
+                progress: None,
+            },
+        });
         let before = table.total;
         let result = read_into(&mut table, path, &opts, &cfg, &mut ifaces);
         if let Some(p) = &progress {
@@ -94,7 +113,13 @@ pub fn run(args: &ReadArgs) -> u8 {
     if !any_read {
         return code;
     }
-    let report = build_report(&table, &ifaces, sources);
+    let mut report = build_report(&table, &ifaces, sources);
+    let (timeline, cut) =
+        timeline_of_files(&report, &again, &mut ifaces, &cfg, table.limits(), nodes);
+    if cut {
+        super::error("the timeline is cut short: too many tunnels over time to hold");
+    }
+    report.timeline = timeline;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let written = render::render_named(&report, args.format, args.decode.top, &names, &mut out)

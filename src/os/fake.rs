@@ -203,6 +203,13 @@ impl FakeHost {
         }
     }
 
+    /// Queues a frame on the opened NIC `name` for delivery now (traffic
+    /// that starts mid-capture); false when `name` is not open.
+    pub fn inject(&self, name: &str, orig_len: u32, data: Vec<u8>) -> bool {
+        let control = self.control_of(name);
+        control.map(|c| c.inject(orig_len, data)).is_some()
+    }
+
     /// Frames still queued on the opened NICs.
     pub fn pending(&self) -> usize {
         self.lock().controls.iter().map(|(_, c)| c.pending()).sum()

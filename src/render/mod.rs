@@ -5,6 +5,7 @@ pub mod json;
 pub mod live_view;
 pub mod svg;
 pub mod table;
+pub mod timeline;
 
 use std::io::{self, Write};
 
@@ -17,7 +18,10 @@ pub use json::jsonl_interval;
 /// Renders the final report in `format`; `top` limits inner rows in the table.
 pub fn render(report: &Report, format: Format, top: usize, out: &mut dyn Write) -> io::Result<()> {
     match format {
-        Format::Table => table::render(report, top, out),
+        Format::Table => {
+            table::render(report, top, out)?;
+            timeline::section(report, out)
+        }
         Format::Json => json::render(report, true, out),
         Format::Jsonl => json::render(report, false, out),
         Format::Svg => svg_of_report(report, &K8sNames::default(), out),

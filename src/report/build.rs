@@ -100,6 +100,7 @@ pub fn build_report(table: &FlowTable, ifaces: &IfaceTable, sources: Vec<SourceI
         plain: plain_rows(table, ifaces),
         plain_other: count_row(&table.plain.pairs_other),
         too_big: too_big_rows(table, ifaces),
+        timeline: Vec::new(),
     }
 }
 

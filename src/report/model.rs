@@ -27,6 +27,44 @@ pub struct Report {
     /// ICMP too-big errors quoting a tunnel packet.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub too_big: Vec<TooBigRow>,
+    /// Path changes (traffic between the same ends moving to another NIC or
+    /// underlay), oldest first; see `timeline`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub timeline: Vec<PathChange>,
+}
+
+/// Traffic between the same two ends moved from one path to another.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PathChange {
+    /// The sending end: a node name (`--nodes`), else the old path's outer source.
+    pub src: String,
+    /// The receiving end, named the same way.
+    pub dst: String,
+    pub from: PathEnd,
+    pub to: PathEnd,
+    /// First packet on the new path (RFC 3339).
+    pub at: String,
+    /// Time between the last packet on the old path and the first on the
+    /// new one, in milliseconds (0 when they overlapped).
+    pub gap_ms: u64,
+    /// Moves folded into this event: 1, or more when the path flapped back
+    /// and forth (each move within a second of the one before).
+    pub count: u32,
+    /// Last move folded in, when `count` > 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_at: Option<String>,
+    /// Pod pairs seen making the move (0 when identified by nodes alone).
+    #[serde(default)]
+    pub pod_pairs: u64,
+}
+
+/// One side of a path change: the NIC and the tunnel on it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PathEnd {
+    pub device: String,
+    pub encap: Encap,
+    pub outer_src: IpAddr,
+    pub outer_dst: IpAddr,
 }
 
 /// A non-tunnel IP pair seen on one interface.

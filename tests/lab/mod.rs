@@ -104,6 +104,8 @@ pub struct Lab {
     pub underlay: Underlay,
     pub mode: Mode,
     daemons: Mutex<Vec<Child>>,
+    /// (namespace, stdout) of each tunl0 encapsulator, to reload its routes.
+    encaps: Mutex<Vec<(String, u32, BufReader<std::process::ChildStdout>)>>,
 }
 
 impl Lab {
@@ -114,6 +116,7 @@ impl Lab {
             underlay,
             mode,
             daemons: Mutex::new(Vec::new()),
+            encaps: Mutex::new(Vec::new()),
         };
         lab.build();
         lab
@@ -264,10 +267,12 @@ impl Lab {
             .spawn()
             .expect("start tun_encap.py");
         let mut line = String::new();
-        let out = child.stdout.take().expect("stdout");
-        let _ = BufReader::new(out).read_line(&mut line);
+        let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+        let _ = out.read_line(&mut line);
+        let pid = child.id();
         self.daemons.lock().unwrap().push(child);
         assert_eq!(line.trim(), "ready", "tun_encap.py in {ns} did not start");
+        self.encaps.lock().unwrap().push((ns.to_string(), pid, out));
     }
 
     /// Calico VXLAN mode: vxlan.calico over the lab's underlay.
@@ -399,6 +404,36 @@ impl Lab {
                 "2",
                 POD2,
             ],
+        );
+    }
+
+    /// Points `node`'s tunnel route for the peer's pod block at `gw` (as
+    /// calico-node does when the autodetected address changes) and has its
+    /// tunl0 encapsulator ([`Mode::Ipip`]) take the new route at once.
+    pub fn move_tunnel_route(&self, node: &str, gw: &str) {
+        let block = if node == "vms71" {
+            "10.244.5.192/26"
+        } else {
+            "10.244.118.192/26"
+        };
+        let args = [
+            "route", "replace", block, "via", gw, "dev", "tunl0", "proto", "bird",
+        ];
+        self.ip(node, &[&args[..], &["onlink"]].concat());
+        let ns = self.ns(node);
+        let mut encaps = self.encaps.lock().unwrap();
+        let (_, pid, out) = encaps
+            .iter_mut()
+            .find(|(n, ..)| *n == ns)
+            .expect("a tunl0 encapsulator in this node");
+        // SAFETY: kill(2) on our own child's pid (`ip netns exec` execs python).
+        unsafe { libc::kill(*pid as i32, libc::SIGHUP) };
+        let mut line = String::new();
+        let _ = out.read_line(&mut line);
+        assert_eq!(
+            line.trim(),
+            "reloaded",
+            "tun_encap.py in {ns} did not reload"
         );
     }
 

@@ -4,8 +4,9 @@
 Opens TUN device NAME (IFF_TUN | IFF_NO_PI). Packets the kernel routes into
 it are sent through a raw IPIP socket to the gateway of the longest matching
 route on that device (Calico's routes, unchanged: `ip -j route show dev
-tunl0`, read at start and again at most every half second while packets
-flow, so a changed route takes effect as it would in the kernel's tunl0);
+tunl0`, read at start, again at most every half second while packets
+flow, and on SIGHUP, so a changed route takes effect as it would in the
+kernel's tunl0);
 the kernel adds the outer header and picks the
 NIC. IPIP packets received on the raw socket are written back, decapsulated,
 into the device. Prints "ready" once both sockets are open.
@@ -15,6 +16,7 @@ import ipaddress
 import json
 import os
 import select
+import signal
 import socket
 import struct
 import subprocess
@@ -48,6 +50,13 @@ def main() -> None:
     raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_IPIP)
     table = routes(dev)
     loaded = time.monotonic()
+
+    def reload(*_):
+        nonlocal table
+        table = routes(dev)
+        print("reloaded", flush=True)
+
+    signal.signal(signal.SIGHUP, reload)
     print("ready", flush=True)
     while True:
         readable, _, _ = select.select([tun, raw], [], [])

@@ -1,0 +1,156 @@
+//! The timeline of capture files (`read`): a second, sequential pass that
+//! counts frames into one small table per [`BUCKET_NS`] of capture time and
+//! feeds the detector bucket by bucket, in time order over all files.
+//!
+//! `read`'s fast path is left as it is: the pass runs only when the whole
+//! report shows some ends on more than one path ([`may_have_moves`]), which
+//! a capture without a change never does.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use crate::audit::nodes::Nodes;
+use crate::decode::{DecodeConfig, Encap};
+use crate::flows::{Counts, FlowTable, Limits};
+use crate::iface::{IfaceId, IfaceTable};
+use crate::pipeline::Pipeline;
+use crate::report::{PathChange, PathEnd, Report};
+use crate::sources::file::{read_file, FileOptions};
+
+use super::observe::{ends_of, of_tunnel, Ends};
+use super::{parse_rfc3339, Detector};
+
+/// Time resolution of a file's timeline.
+pub const BUCKET_NS: u64 = 100_000_000;
+/// Tunnel rows and pod pairs held for the pass at most (about 100 and 50
+/// bytes each: 15 MB at most).
+const MAX_HELD: usize = 200_000;
+
+/// One file to read again, as the first pass read it.
+#[derive(Clone)]
+pub struct FileInput {
+    pub path: PathBuf,
+    pub opts: FileOptions<'static>,
+}
+
+/// One tunnel's traffic in one bucket.
+struct Row {
+    iface: IfaceId,
+    encap: Encap,
+    outer: (IpAddr, IpAddr),
+    counts: Counts,
+    inner: Vec<(IpAddr, IpAddr, u64)>,
+}
+
+/// Could `report` (the whole capture) hold a move? Only if some ends used
+/// two paths whose times do not (mostly) overlap: one path ending about
+/// when the other starts. Two paths used side by side all along are a split
+/// (or unrelated conversations that happen to share a pod pair), and a
+/// capture without a change never passes. Flapping that has not settled
+/// when the capture ends may be missed (both paths then span the same end).
+pub fn may_have_moves(report: &Report, nodes: &Nodes) -> bool {
+    // (ends, tunnel row, first, last), sorted: no map node per pod pair.
+    let mut seen: Vec<(Ends, u32, u64, u64)> = Vec::new();
+    let mut ends = Vec::new();
+    let rows = report.links.iter().flat_map(|l| &l.tunnels);
+    for (row, t) in rows.enumerate() {
+        let (Some(first), Some(last)) = (parse_rfc3339(&t.first_seen), parse_rfc3339(&t.last_seen))
+        else {
+            continue;
+        };
+        let inner = t.inner.iter().map(|p| (p.src, p.dst, p.packets));
+        ends_of(
+            nodes,
+            (t.outer_src, t.outer_dst, t.packets),
+            inner,
+            &mut ends,
+        );
+        seen.extend(ends.drain(..).map(|(e, _)| (e, row as u32, first, last)));
+    }
+    seen.sort_unstable_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+    seen.chunk_by(|a, b| a.0 == b.0).any(|group| {
+        group.iter().enumerate().any(|(i, a)| {
+            group[i + 1..].iter().any(|b| {
+                let overlap = a.3.min(b.3).saturating_sub(a.2.max(b.2));
+                let shorter = (a.3 - a.2).min(b.3 - b.2);
+                overlap == 0 || overlap < shorter / 10 * 9
+            })
+        })
+    })
+}
+
+/// The path changes in `files` (already read once into `report`). Returns
+/// the events and whether the bound on held rows cut the pass short.
+pub fn timeline_of_files(
+    report: &Report,
+    files: &[FileInput],
+    ifaces: &mut IfaceTable,
+    cfg: &DecodeConfig,
+    limits: Limits,
+    nodes: Nodes,
+) -> (Vec<PathChange>, bool) {
+    if !may_have_moves(report, &nodes) {
+        return (Vec::new(), false);
+    }
+    let mut buckets: BTreeMap<u64, Vec<Row>> = BTreeMap::new();
+    let mut held = 0usize;
+    let mut cut = false;
+    let mut keep = |table: &mut FlowTable, bucket: u64| {
+        let t = table.take();
+        let pairs = t.pairs_by_tunnel();
+        for ((k, s), p) in t.tunnels.iter().zip(pairs) {
+            if held >= MAX_HELD {
+                cut = true;
+                return;
+            }
+            held += 1 + p.len();
+            buckets.entry(bucket).or_default().push(Row {
+                iface: k.iface,
+                encap: k.encap,
+                outer: (k.outer_src, k.outer_dst),
+                counts: s.counts,
+                inner: p
+                    .into_iter()
+                    .map(|(pk, c)| (pk.src, pk.dst, c.packets))
+                    .collect(),
+            });
+        }
+    };
+    for f in files {
+        let mut pipe = Pipeline::new(cfg.clone(), limits);
+        let mut current: Option<u64> = None;
+        // Errors were reported by the first pass; what was read counts.
+        let _ = read_file(&f.path, &f.opts, ifaces, |frame| {
+            let b = frame.ts_ns / BUCKET_NS;
+            if current != Some(b) {
+                if let Some(c) = current {
+                    keep(&mut pipe.table, c);
+                }
+                current = Some(b);
+            }
+            pipe.feed(frame);
+        });
+        if let Some(c) = current {
+            keep(&mut pipe.table, c);
+        }
+    }
+    let mut det = Detector::new(nodes);
+    for (b, rows) in buckets {
+        let mut batch = Vec::new();
+        for r in rows {
+            let path = PathEnd {
+                device: ifaces.name(r.iface),
+                encap: r.encap,
+                outer_src: r.outer.0,
+                outer_dst: r.outer.1,
+            };
+            let c = r.counts;
+            let times = (c.packets, c.first_ns, c.last_ns);
+            of_tunnel(det.nodes(), path, times, r.inner.into_iter(), &mut batch);
+        }
+        det.observe(batch, (b + 1) * BUCKET_NS);
+    }
+    det.finish();
+    (det.events().to_vec(), cut)
+}
