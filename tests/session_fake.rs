@@ -423,3 +423,48 @@ fn intervals_go_on_while_a_nic_is_down() {
     };
     assert_eq!((on("ens33"), on("ens34")), (2, 20));
 }
+
+#[test]
+fn live_names_pods_and_nodes_from_k8s_lists() {
+    let data = |f: &str| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data-k8s")
+            .join(f)
+            .display()
+            .to_string()
+    };
+    let (pods, nodes) = (data("pods.json"), data("nodes.yaml"));
+    let (code, out) = run(
+        &vms71(),
+        &[
+            "live",
+            "--format",
+            "json",
+            "--duration",
+            "1s",
+            "--k8s",
+            &pods,
+            "--k8s",
+            &nodes,
+        ],
+    );
+    assert_eq!(code, exit::OK);
+    let r = json(&out);
+    let t = link(&r, "ens33")["tunnels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["outer_src"] == "192.168.30.71")
+        .cloned()
+        .expect("the vms71 → vms72 tunnel");
+    assert_eq!(
+        (t["outer_src_node"].as_str(), t["outer_dst_node"].as_str()),
+        (Some("vms71"), Some("vms72"))
+    );
+    assert_eq!(t["inner"][0]["src_pod"], "shop/web-0");
+    let (code, _) = run(
+        &vms71(),
+        &["live", "--duration", "1s", "--k8s", "/nonexistent.json"],
+    );
+    assert_eq!(code, exit::USAGE);
+}

@@ -160,6 +160,13 @@ async fn capture(
             return exit::USAGE;
         }
     };
+    let names = match crate::k8s::K8sNames::read(&args.k8s) {
+        Ok(n) => n,
+        Err(e) => {
+            super::error(e);
+            return exit::USAGE;
+        }
+    };
     // The metrics port before any NIC: a taken port fails before capture.
     let mut daemon = match &args.metrics.metrics_listen {
         None => None,
@@ -202,6 +209,7 @@ async fn capture(
         every: st.interval,
         out,
         timeline: Detector::new(st.nodes),
+        names,
     };
     if let Some(d) = &mut daemon {
         d.update(&session, None);
@@ -211,7 +219,10 @@ async fn capture(
             if let Some(d) = &mut daemon {
                 d.update(s, Some(&iv));
             }
-            output.interval(s, iv)
+            let changes = output.interval(s, iv);
+            if let Some(d) = &mut daemon {
+                d.path_changes(&changes);
+            }
         })
         .await;
     if let Some(d) = &mut daemon {
@@ -224,7 +235,10 @@ async fn capture(
         }
     }
     let rest = session.rest();
-    output.interval(&session, rest);
+    let changes = output.interval(&session, rest);
+    if let Some(d) = &mut daemon {
+        d.path_changes(&changes);
+    }
     let mut report = session.report();
     let last = output.timeline.finish();
     output.path_changes(&last);
@@ -278,10 +292,13 @@ struct Output<'a> {
     every: Duration,
     out: &'a mut dyn Write,
     timeline: Detector,
+    /// `--k8s`: pods and nodes by name in the final report.
+    names: crate::k8s::K8sNames,
 }
 
 impl Output<'_> {
-    fn interval(&mut self, session: &Session, iv: Interval) {
+    /// Renders one interval; returns the path changes it settled.
+    fn interval(&mut self, session: &Session, iv: Interval) -> Vec<crate::report::PathChange> {
         let part = session.report_of(&iv.table);
         if self.format == Format::Jsonl {
             let _ = render::jsonl_interval(&part, iv.start_ns, iv.end_ns, &mut self.out)
@@ -308,6 +325,7 @@ impl Output<'_> {
             let elapsed = session.started().elapsed().as_secs();
             let _ = view.draw(elapsed, &lines, width, &mut std::io::stderr().lock());
         }
+        changes
     }
 
     /// Path changes as they settle: jsonl events, or lines above the live view.
@@ -329,8 +347,8 @@ impl Output<'_> {
             let _ = view.erase(&mut std::io::stderr().lock());
         }
         let mut buf = std::io::BufWriter::new(&mut self.out);
-        let written =
-            render::render(report, self.format, self.top, &mut buf).and_then(|_| buf.flush());
+        let written = render::render_named(report, self.format, self.top, &self.names, &mut buf)
+            .and_then(|_| buf.flush());
         match written {
             Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
                 super::error(format!("writing the report: {e}"));

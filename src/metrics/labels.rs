@@ -51,3 +51,10 @@ pub struct PickLabels {
 pub struct FamilyLabels {
     pub family: &'static str,
 }
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PathChangeLabels {
+    pub peer: String,
+    pub from_device: String,
+    pub to_device: String,
+}

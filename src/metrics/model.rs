@@ -28,10 +28,11 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::{Registry, Unit};
 
-use crate::report::{Report, TunnelRow};
+use crate::report::{PathChange, Report, TunnelRow};
 
 use super::labels::{
-    DeviceLabels, DropLabels, FamilyLabels, FindingLabels, PairLabels, PickLabels, TunnelLabels,
+    DeviceLabels, DropLabels, FamilyLabels, FindingLabels, PairLabels, PathChangeLabels,
+    PickLabels, TunnelLabels,
 };
 pub use super::shared::Shared;
 
@@ -81,6 +82,7 @@ struct Families {
     pairs_overflow: Counter,
     findings: Family<FindingLabels, Gauge>,
     autodetect: Family<PickLabels, Gauge>,
+    path_changes: Family<PathChangeLabels, Counter>,
 }
 
 /// Updates the series from each interval; owns what the HTTP side reads.
@@ -115,7 +117,13 @@ impl Exporter {
             pairs_overflow: Counter::default(),
             findings: Family::default(),
             autodetect: Family::default(),
+            path_changes: Family::default(),
         };
+        reg.register(
+            "path_changes",
+            "Moves of the traffic to a peer from one NIC/underlay to another (flaps folded in)",
+            fam.path_changes.clone(),
+        );
         reg.register(
             "tunnel_packets",
             "Tunnel packets per NIC and outer pair, seen from this node",
@@ -257,6 +265,23 @@ impl Exporter {
             .report
             .write()
             .unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(total));
+    }
+
+    /// Counts settled path changes; the peer is the far end seen from
+    /// this node (the receiver of traffic this node sent, else the sender).
+    pub fn path_changes(&mut self, changes: &[PathChange]) {
+        for e in changes {
+            let egress = self.direction(e.from.outer_src) == "egress";
+            let labels = PathChangeLabels {
+                peer: if egress { e.dst.clone() } else { e.src.clone() },
+                from_device: e.from.device.clone(),
+                to_device: e.to.device.clone(),
+            };
+            self.fam
+                .path_changes
+                .get_or_create(&labels)
+                .inc_by(u64::from(e.count));
+        }
     }
 
     fn direction(&self, outer_src: IpAddr) -> &'static str {
@@ -442,5 +467,69 @@ pub(crate) fn encap_label(t: &TunnelRow) -> String {
     match serde_json::to_value(&t.encap) {
         Ok(serde_json::Value::String(s)) => s,
         _ => "unknown".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::Encap;
+    use crate::report::PathEnd;
+
+    fn end(device: &str, src: [u8; 4], dst: [u8; 4]) -> PathEnd {
+        PathEnd {
+            device: device.into(),
+            encap: Encap::Ipip,
+            outer_src: src.into(),
+            outer_dst: dst.into(),
+        }
+    }
+
+    #[test]
+    fn path_changes_count_per_peer_and_devices() {
+        let mut x = Exporter::new(Settings {
+            node: "vms71".into(),
+            local: vec![[192, 168, 30, 71].into(), [192, 168, 26, 71].into()],
+            pairs: false,
+            max_pairs: 10,
+            pair_ttl: Duration::from_secs(600),
+            audit: false,
+            autodetect: false,
+        });
+        let moved = |src: &str, dst: &str, from: PathEnd, to: PathEnd, count| PathChange {
+            src: src.into(),
+            dst: dst.into(),
+            from,
+            to,
+            at: "2026-12-01T12:03:07Z".into(),
+            gap_ms: 800,
+            count,
+            last_at: None,
+            pod_pairs: 1,
+        };
+        // vms71's own traffic to vms72 moved (egress: the peer is the receiver) ...
+        x.path_changes(&[moved(
+            "vms71",
+            "vms72",
+            end("ens33", [192, 168, 30, 71], [192, 168, 30, 72]),
+            end("ens32", [192, 168, 26, 71], [192, 168, 26, 72]),
+            1,
+        )]);
+        // ... and vms72's traffic to vms71 flapped three times (ingress).
+        x.path_changes(&[moved(
+            "vms72",
+            "vms71",
+            end("ens33", [192, 168, 30, 72], [192, 168, 30, 71]),
+            end("ens32", [192, 168, 26, 72], [192, 168, 26, 71]),
+            3,
+        )]);
+        let text = x.shared().metrics_text();
+        assert!(
+            text.contains(
+                r#"tuntrace_path_changes_total{peer="vms72",from_device="ens33",to_device="ens32"} 4"#
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("node="), "no node label");
     }
 }

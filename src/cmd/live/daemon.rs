@@ -158,6 +158,11 @@ impl Daemon {
         }
     }
 
+    /// Counts the timeline's settled path changes.
+    pub fn path_changes(&mut self, changes: &[crate::report::PathChange]) {
+        self.exporter.path_changes(changes);
+    }
+
     /// Folds in the session's state after `iv` (or now, without one).
     pub fn update(&mut self, session: &Session, iv: Option<&Interval>) {
         self.follow_pick(false);
