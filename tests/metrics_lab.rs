@@ -411,3 +411,107 @@ fn prom_free_get(lab: &Lab, url: &str) -> String {
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// GET `url` from inside `node` (python3's urllib): the body.
+fn get_in(lab: &Lab, node: &str, url: &str) -> String {
+    let out = Command::new("ip")
+        .args(["netns", "exec", &lab.ns(node), "python3", "-c"])
+        .arg("import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())")
+        .arg(url)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{url} in {node}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Both nodes' daemons, vms72 answering over the other underlay: `merge` of
+/// their `/report` output names the NIC each direction left and arrived on
+/// and flags the asymmetry.
+#[test]
+fn merge_of_both_daemons_reports_flags_an_asymmetric_setup() {
+    if !can_run("merge_of_both_daemons_reports_flags_an_asymmetric_setup") {
+        return;
+    }
+    let lab = Lab::new(Underlay::Net30, Mode::Ipip);
+    // vms71 → vms72 over underlay 30, vms72 → vms71 over 26.
+    lab.move_tunnel_route("vms72", "192.168.26.71");
+    let listen = format!("0.0.0.0:{PORT}");
+    let daemon = |node: &str| {
+        let args = [
+            "live",
+            "--metrics",
+            listen.as_str(),
+            "--interval",
+            "200ms",
+            "--node",
+            node,
+        ];
+        lab.tuntrace(node, &args)
+    };
+    let (t71, t72) = (daemon("vms71"), daemon("vms72"));
+    pings(&lab, 6);
+    // A couple of intervals for /report to hold every ping.
+    std::thread::sleep(Duration::from_millis(800));
+    let dir = std::env::temp_dir().join(format!("{}-merge", lab.prefix));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut files = Vec::new();
+    for node in ["vms71", "vms72"] {
+        let body = get_in(&lab, node, &format!("http://127.0.0.1:{PORT}/report"));
+        let v: Value = serde_json::from_str(&body).expect("/report is JSON");
+        assert_eq!(v["node"], node);
+        let f = dir.join(format!("{node}.json"));
+        std::fs::write(&f, body).unwrap();
+        files.push(f);
+    }
+    let (r71, r72) = (t71.stop(), t72.stop());
+    assert_eq!(
+        (r71.code, r72.code),
+        (Some(0), Some(0)),
+        "{}\n{}",
+        r71.stderr,
+        r72.stderr
+    );
+    let nodes = format!(
+        "{}/tests/data-k8s/lab-nodes.txt",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let out = Command::new(lab::tuntrace_bin())
+        .arg("merge")
+        .args(&files)
+        .args(["--nodes", &nodes, "--format", "json"])
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let m: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(out.status.code(), Some(4), "{m}");
+    let side = |from: &str, to: &str, key: &str| -> Vec<String> {
+        let p = m["pairs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["from"] == from && p["to"] == to)
+            .unwrap_or_else(|| panic!("no pair {from} → {to}: {m}"));
+        p[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["interface"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(side("vms71", "vms72", "left_on"), ["ens33"]);
+    assert_eq!(side("vms71", "vms72", "arrived_on"), ["eth0"]);
+    assert_eq!(side("vms72", "vms71", "left_on"), ["eth1"]);
+    assert_eq!(side("vms72", "vms71", "arrived_on"), ["ens32"]);
+    let kinds: Vec<&str> = m["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["kind"].as_str())
+        .collect();
+    assert!(kinds.contains(&"asymmetric"), "{m}");
+}
