@@ -17,7 +17,9 @@ mod pcap;
 mod pcapng;
 mod split;
 
-pub use split::{plan as split_plan, SplitOutcome, SplitPlan, SPLIT_MIN_BYTES};
+pub use split::{
+    plan as split_plan, plan_at as split_plan_at, SplitOutcome, SplitPlan, SPLIT_MIN_BYTES,
+};
 
 use std::cell::Cell;
 use std::fmt;
