@@ -70,6 +70,21 @@ pub fn decode_frame_into(data: &[u8], linktype: LinkType, cfg: &DecodeConfig, ou
     }
 }
 
+/// [`decode_frame`] without the fast path: the general walk alone, the
+/// reference the fast path must agree with (checked by tests and the
+/// `decode_frame` fuzz target).
+pub fn walk_frame(data: &[u8], linktype: LinkType, cfg: &DecodeConfig) -> Decoded {
+    let mut out = Decoded::default();
+    match link::parse(data, linktype) {
+        Ok(l) => {
+            out.sll2_ifindex = l.ifindex;
+            walk::walk(l.network, cfg, &mut out.kind);
+        }
+        Err(e) => out.kind = Kind::Undecodable(e),
+    }
+    out
+}
+
 /// Which encapsulation a tunnel uses; serde writes the JSON `encap` values
 /// ([`Encap::as_str`]).
 #[derive(

@@ -56,6 +56,13 @@ pub fn plan(path: &Path, opts: &FileOptions) -> Option<SplitPlan> {
     plan_with(path, opts, SPLIT_MIN_BYTES, None)
 }
 
+/// A plan for any classic pcap file, cut at `cut` (a record boundary or
+/// not): for tests and the fuzz target, which check that every cut gives
+/// the one-pass result.
+pub fn plan_at(path: &Path, opts: &FileOptions, cut: u64) -> Option<SplitPlan> {
+    plan_with(path, opts, 0, Some(cut))
+}
+
 /// [`plan`] with its size threshold and, for tests, a forced cut.
 fn plan_with(
     path: &Path,
