@@ -300,7 +300,7 @@ fn write_fuzz_seeds() {
             damaged_at: None,
             oversize_records: None,
         };
-        let report = build_report(&pipeline.table, &t, &pipeline.shadowed, vec![info]);
+        let report = build_report(&pipeline.table, &t, vec![info]);
         let mut out = Vec::new();
         let format = if i % 2 == 0 {
             Format::Json

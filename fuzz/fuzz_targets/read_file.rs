@@ -36,7 +36,7 @@ fuzz_target!(|data: &[u8]| {
             .map_err(|e| e.to_string()),
         "one thread vs two"
     );
-    let single = finish(&pipeline, &ifaces, &one, NAME);
+    let single = finish(&pipeline.table, &ifaces, &one, NAME);
     assert_eq!(single, report, "one-thread report vs two-thread report");
     if let Some(report) = report {
         check_renderers(&report);

@@ -15,9 +15,10 @@ use std::path::PathBuf;
 
 use libfuzzer_sys::fuzz_target;
 use tuntrace::decode::DecodeConfig;
+use tuntrace::flows::FlowTable;
 use tuntrace::iface::IfaceTable;
 use tuntrace::linktype::LinkType;
-use tuntrace::pipeline::Pipeline;
+use tuntrace::pipeline::{read_halves, Pipeline};
 use tuntrace::sources::file::{read_file, split_plan_at, FileOptions};
 use tuntrace::write::{Endian, PcapWriter, TsResolution};
 use tuntrace_fuzz::{finish, small_limits};
@@ -77,7 +78,7 @@ fuzz_target!(|data: &[u8]| {
     let name = path.display().to_string();
     let opts = FileOptions {
         classic_iface: Some("eth0".into()),
-        progress: false,
+        progress: None,
     };
     let cfg = DecodeConfig::default();
 
@@ -86,7 +87,7 @@ fuzz_target!(|data: &[u8]| {
     let one = read_file(&path, &opts, &mut ifaces, |f| {
         pipeline.feed(f);
     });
-    let want = finish(&pipeline, &ifaces, &one, &name);
+    let want = finish(&pipeline.table, &ifaces, &one, &name);
 
     let cuts = starts
         .iter()
@@ -96,17 +97,10 @@ fuzz_target!(|data: &[u8]| {
         let Some(plan) = split_plan_at(&path, &opts, cut) else {
             continue;
         };
-        let mut pipeline = Pipeline::new(cfg.clone(), small_limits());
+        let mut table = FlowTable::new(small_limits());
         let mut ifaces = IfaceTable::new();
-        let iface = ifaces.intern(plan.label());
-        let got = pipeline.run_halves(
-            |one, two| {
-                let out = plan.read(&opts, iface, |f| one.feed(f), |f| two.feed(f));
-                (out.result, out.second_used)
-            },
-            |one| plan.read_second_again(iface, |f| one.feed(f)),
-        );
-        let report = finish(&pipeline, &ifaces, &got, &name);
+        let got = read_halves(&mut table, &plan, &opts, &cfg, &mut ifaces);
+        let report = finish(&table, &ifaces, &got, &name);
         assert_eq!(report, want, "cut at {cut} of {}", file.len());
     }
 });

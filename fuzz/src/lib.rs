@@ -3,16 +3,16 @@
 //! with the JSON read back.
 
 use std::io::Read;
-use std::path::Path;
 
 use tuntrace::cli::Format;
 use tuntrace::decode::DecodeConfig;
+use tuntrace::flows::FlowTable;
 use tuntrace::flows::Limits;
 use tuntrace::iface::IfaceTable;
-use tuntrace::pipeline::Pipeline;
+use tuntrace::pipeline::read_into;
 use tuntrace::render;
 use tuntrace::report::{build_report, Report, SourceInfo};
-use tuntrace::sources::file::{read_stream, FileError, FileOptions, ReadSummary};
+use tuntrace::sources::file::{FileError, FileOptions, ReadSummary};
 
 /// The name every fuzzed capture is read under (messages must carry it).
 pub const NAME: &str = "fuzz.pcap";
@@ -52,35 +52,37 @@ pub fn source_info(
     info
 }
 
-/// Reads `reader` as one capture file, decoding and counting on two
-/// threads as `tuntrace read` does; `None` when nothing was read (not a
-/// capture at all), as `read` then prints no report.
+/// Reads `reader` as one capture file the way `tuntrace read` does (a
+/// file of this process's under the temp folder, named [`NAME`], through
+/// `pipeline::read_into`); `None` when nothing was read (not a capture at
+/// all), as `read` then prints no report.
 pub fn read_report<R: Read + Send>(
-    reader: R,
+    mut reader: R,
     cfg: &DecodeConfig,
     limits: Limits,
 ) -> (Result<ReadSummary, FileError>, Option<Report>) {
-    let mut pipeline = Pipeline::new(cfg.clone(), limits);
+    let dir = std::env::temp_dir().join(format!("tuntrace-fuzz-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp folder");
+    let path = dir.join(NAME);
+    let mut bytes = Vec::new();
+    reader.read_to_end(&mut bytes).expect("in memory");
+    std::fs::write(&path, &bytes).expect("temp file");
+    let mut table = FlowTable::new(limits);
     let mut ifaces = IfaceTable::new();
-    let opts = FileOptions::default();
-    let result = pipeline.run_split(|emitter| {
-        read_stream(reader, Path::new(NAME), &opts, &mut ifaces, |f| {
-            emitter.emit(f)
-        })
-    });
-    let report = finish(&pipeline, &ifaces, &result, NAME);
+    let result = read_into(&mut table, &path, &FileOptions::default(), cfg, &mut ifaces);
+    let report = finish(&table, &ifaces, &result, NAME);
     (result, report)
 }
 
 /// The report of a pipeline after reading one file (`name`), checked for its own
 /// arithmetic; `None` when the file was no capture.
 pub fn finish(
-    pipeline: &Pipeline,
+    table: &FlowTable,
     ifaces: &IfaceTable,
     result: &Result<ReadSummary, FileError>,
     name: &str,
 ) -> Option<Report> {
-    let frames = pipeline.table.total;
+    let frames = table.total;
     match result {
         Ok(s) => assert_eq!(s.frames, frames, "frames delivered vs counted"),
         Err(e) => {
@@ -96,7 +98,7 @@ pub fn finish(
         }
     }
     let info = source_info(name, frames, result);
-    let report = build_report(&pipeline.table, ifaces, &pipeline.shadowed, vec![info]);
+    let report = build_report(table, ifaces, vec![info]);
     check_totals(&report, frames);
     Some(report)
 }

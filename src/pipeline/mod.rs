@@ -91,8 +91,9 @@ pub fn read_into(
     }
 }
 
-/// Both parts of a split file, each counted by its own thread.
-fn read_halves(
+/// Both parts of a split file, each counted by its own thread: the split
+/// path of [`read_into`], for a plan given (tests and fuzzing force cuts).
+pub fn read_halves(
     table: &mut FlowTable,
     plan: &SplitPlan,
     opts: &FileOptions,

@@ -17,9 +17,7 @@ mod pcap;
 mod pcapng;
 mod split;
 
-pub use split::{
-    plan as split_plan, plan_at as split_plan_at, SplitOutcome, SplitPlan, SPLIT_MIN_BYTES,
-};
+pub use split::{plan as split_plan, plan_at as split_plan_at, SplitPlan};
 
 use std::cell::Cell;
 use std::fmt;
@@ -30,7 +28,7 @@ use std::path::{Path, PathBuf};
 use crate::iface::IfaceTable;
 use crate::sources::Frame;
 
-use input::{Input, Progress};
+use input::{Input, Meter};
 
 /// Largest packet we accept (caplen). Bigger is damage, never an allocation.
 pub const MAX_CAPLEN: u32 = 256 * 1024;
@@ -39,14 +37,20 @@ pub const MAX_CAPLEN: u32 = 256 * 1024;
 pub const MAX_BLOCK: u32 = 16 * 1024 * 1024;
 
 /// How a file is read.
-#[derive(Debug, Clone, Default)]
-pub struct FileOptions {
+#[derive(Clone, Default)]
+pub struct FileOptions<'p> {
     /// Interface label for classic pcap files (pcapng names come from the
     /// file). None → the file stem (`ens33.pcap` → `ens33`).
     pub classic_iface: Option<String>,
-    /// Print progress to stderr (caller sets it when stderr is a terminal
-    /// and the file is large).
-    pub progress: bool,
+    /// Told how far the read has got (a progress display).
+    pub progress: Option<&'p dyn Progress>,
+}
+
+/// Told how far a read has got: file bytes read and frames delivered since
+/// the last call. Called every few MiB and once at the end, never per
+/// packet; both threads of a file read in two parts call it.
+pub trait Progress: Sync {
+    fn advance(&self, bytes: u64, frames: u64);
 }
 
 /// The container format found by its magic number, whatever the file name.
@@ -186,12 +190,12 @@ pub fn read_file<F: FnMut(&Frame<'_>)>(
     if meta.is_dir() {
         return Err(open_err(io::Error::other("is a directory")));
     }
-    let total = meta.is_file().then_some(meta.len());
-    read_any(file, path, opts, ifaces, on_frame, total)
+    read_any(file, path, opts, ifaces, on_frame)
 }
 
-/// Same over any reader (tests, stdin); `name` is used in messages and as
-/// the default interface stem.
+/// [`read_file`] over any reader (bytes in memory in tests and fuzzing);
+/// `name` is used in messages and as the default interface stem.
+/// (`tuntrace read` reads a pipe through [`read_file`], e.g. `/dev/stdin`.)
 pub fn read_stream<R: Read, F: FnMut(&Frame<'_>)>(
     reader: R,
     name: &Path,
@@ -199,7 +203,7 @@ pub fn read_stream<R: Read, F: FnMut(&Frame<'_>)>(
     ifaces: &mut IfaceTable,
     on_frame: F,
 ) -> Result<ReadSummary, FileError> {
-    read_any(reader, name, opts, ifaces, on_frame, None)
+    read_any(reader, name, opts, ifaces, on_frame)
 }
 
 fn read_any<R: Read, F: FnMut(&Frame<'_>)>(
@@ -208,13 +212,10 @@ fn read_any<R: Read, F: FnMut(&Frame<'_>)>(
     opts: &FileOptions,
     ifaces: &mut IfaceTable,
     mut on_frame: F,
-    total: Option<u64>,
 ) -> Result<ReadSummary, FileError> {
     let frames = Cell::new(0u64);
-    let progress = opts
-        .progress
-        .then(|| Progress::new(path.display().to_string(), total, &frames));
-    let mut inp = Input::new(reader, progress);
+    let meter = opts.progress.map(|p| Meter::new(p, &frames, 0));
+    let mut inp = Input::new(reader, meter);
     let mut deliver = |f: &Frame<'_>| {
         frames.set(frames.get() + 1);
         on_frame(f);
@@ -307,11 +308,65 @@ pub(crate) fn bundled_captures() -> Vec<PathBuf> {
     files
 }
 
+/// A [`Progress`] that records every call, for tests.
+#[cfg(test)]
+#[derive(Debug, Default)]
+pub(crate) struct Told(pub std::sync::Mutex<Vec<(u64, u64)>>);
+
+#[cfg(test)]
+impl Progress for Told {
+    fn advance(&self, bytes: u64, frames: u64) {
+        self.0.lock().unwrap().push((bytes, frames));
+    }
+}
+
+#[cfg(test)]
+impl Told {
+    /// (calls, bytes, frames) told in all.
+    pub(crate) fn sums(&self) -> (usize, u64, u64) {
+        let calls = self.0.lock().unwrap();
+        let bytes = calls.iter().map(|c| c.0).sum();
+        (calls.len(), bytes, calls.iter().map(|c| c.1).sum())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::linktype::LinkType;
     use crate::write::{Endian, PcapWriter, TsResolution};
+
+    #[test]
+    fn progress_is_told_every_few_mib_and_adds_up() {
+        let path = std::env::temp_dir().join(format!("tuntrace-{}-told.pcap", std::process::id()));
+        let file = File::create(&path).unwrap();
+        let mut w = PcapWriter::new(
+            file,
+            LinkType::RAW,
+            65535,
+            Endian::Little,
+            TsResolution::Micro,
+        )
+        .unwrap();
+        for i in 0..7000u64 {
+            w.write_packet(i * 1000, 1500, &[0x45; 1500]).unwrap();
+        }
+        drop(w.into_inner());
+        let size = std::fs::metadata(&path).unwrap().len();
+        let told = Told::default();
+        let opts = FileOptions {
+            classic_iface: None,
+            progress: Some(&told),
+        };
+        let mut frames = 0u64;
+        let s = read_file(&path, &opts, &mut IfaceTable::new(), |_| frames += 1).unwrap();
+        assert_eq!((s.frames, frames), (7000, 7000));
+        let (calls, bytes, told_frames) = told.sums();
+        assert_eq!((bytes, told_frames), (size, 7000));
+        // 10.6 MB: two reports at 4 MiB steps, one at the end.
+        assert_eq!(calls, 3, "{:?}", told.0.lock().unwrap());
+        std::fs::remove_file(&path).unwrap();
+    }
 
     fn read_bytes(bytes: &[u8], name: &str) -> Result<ReadSummary, FileError> {
         let mut t = IfaceTable::new();
@@ -384,7 +439,7 @@ mod tests {
 
         let opts = FileOptions {
             classic_iface: Some("eth9".into()),
-            progress: false,
+            progress: None,
         };
         seen.clear();
         read_file(&path, &opts, &mut t, |f| seen.push(f.iface)).unwrap();
