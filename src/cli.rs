@@ -160,6 +160,11 @@ pub struct LiveArgs {
     /// Save what was captured as pcapng (one interface block per NIC)
     #[arg(long, value_name = "FILE.pcapng")]
     pub write: Option<PathBuf>,
+    /// Keep FILE a picture (SVG) of what was seen so far: redrawn every
+    /// --interval and at the end (opened before privileges are dropped,
+    /// then rewritten in place)
+    #[arg(long, value_name = "FILE.svg")]
+    pub svg: Option<PathBuf>,
     /// Node names and addresses (lines `NAME ADDR...`, or JSON `{"NAME": ["ADDR", ...]}`):
     /// names the ends of path changes and groups each node's underlay addresses
     #[arg(long, value_name = "FILE")]

@@ -468,3 +468,52 @@ fn live_names_pods_and_nodes_from_k8s_lists() {
     );
     assert_eq!(code, exit::USAGE);
 }
+
+#[test]
+fn live_keeps_an_svg_picture_of_what_it_saw() {
+    let path = std::env::temp_dir().join(format!("tuntrace-live-{}.svg", std::process::id()));
+    let p = path.to_str().unwrap();
+    let (code, _) = run(
+        &vms71(),
+        &[
+            "live",
+            "--format",
+            "json",
+            "--interval",
+            "100ms",
+            "--duration",
+            "1s",
+            "--svg",
+            p,
+        ],
+    );
+    assert_eq!(code, exit::OK);
+    let svg = std::fs::read_to_string(&path).expect("the picture was written");
+    let _ = std::fs::remove_file(&path);
+    assert!(
+        svg.starts_with("<?xml") || svg.starts_with("<svg"),
+        "{}",
+        &svg[..80.min(svg.len())]
+    );
+    assert!(svg.trim_end().ends_with("</svg>"), "a whole document");
+    assert!(svg.contains(">ens33<"), "the NIC's label");
+    assert!(
+        svg.contains("IPIP 10 pkts"),
+        "both arrows carry their packets"
+    );
+    let (code, _) = run(
+        &vms71(),
+        &[
+            "live",
+            "--duration",
+            "1s",
+            "--svg",
+            "/nonexistent-dir/x.svg",
+        ],
+    );
+    assert_eq!(
+        code,
+        exit::USAGE,
+        "an unwritable --svg stops before capture"
+    );
+}

@@ -185,6 +185,13 @@ async fn capture(
             Err(code) => return code,
         },
     };
+    let svg = match &args.svg {
+        None => None,
+        Some(path) => match SvgFile::open(path) {
+            Ok(f) => Some(f),
+            Err(code) => return code,
+        },
+    };
     if session::drop_privileges(platform, &args.user, true).is_err() {
         return exit::USAGE;
     }
@@ -210,6 +217,7 @@ async fn capture(
         out,
         timeline: Detector::new(st.nodes),
         names,
+        svg,
     };
     if let Some(d) = &mut daemon {
         d.update(&session, None);
@@ -294,6 +302,8 @@ struct Output<'a> {
     timeline: Detector,
     /// `--k8s`: pods and nodes by name in the final report.
     names: crate::k8s::K8sNames,
+    /// `--svg FILE`.
+    svg: Option<SvgFile>,
 }
 
 impl Output<'_> {
@@ -307,6 +317,9 @@ impl Output<'_> {
         let seen = timeline::observations(&part, self.timeline.nodes());
         let changes = self.timeline.observe(seen, iv.end_ns);
         self.path_changes(&changes);
+        if let Some(svg) = &mut self.svg {
+            svg.draw(&session.report_of(session.total()), &self.names);
+        }
         if let Some(view) = &mut self.view {
             let mut total = session.report_of(session.total());
             for (name, dropped) in session.names().iter().zip(session.drops()) {
@@ -343,6 +356,9 @@ impl Output<'_> {
     }
 
     fn finish(&mut self, report: &Report) -> u8 {
+        if let Some(svg) = &mut self.svg {
+            svg.draw(report, &self.names);
+        }
         if let Some(view) = &mut self.view {
             let _ = view.erase(&mut std::io::stderr().lock());
         }
@@ -373,6 +389,57 @@ mod tests {
         assert_eq!(parse_duration("1h").unwrap(), Duration::from_secs(3600));
         for bad in ["", "s", "10x", "-1s", "0", "1e400s"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+}
+
+/// `--svg FILE`: the picture of the cumulative report, rewritten in place
+/// (the file is opened before privileges are dropped, like `--write`).
+struct SvgFile {
+    path: std::path::PathBuf,
+    file: std::fs::File,
+    /// How the node was told has been said (once, not every interval).
+    noted: bool,
+    failed: bool,
+}
+
+impl SvgFile {
+    fn open(path: &std::path::Path) -> Result<SvgFile, u8> {
+        let file = std::fs::File::create(path).map_err(|e| {
+            super::error(format!("cannot write {}: {e}", path.display()));
+            exit::USAGE
+        })?;
+        Ok(SvgFile {
+            path: path.to_path_buf(),
+            file,
+            noted: false,
+            failed: false,
+        })
+    }
+
+    fn draw(&mut self, report: &Report, names: &crate::k8s::K8sNames) {
+        use std::io::{Seek, SeekFrom};
+        if self.failed {
+            return;
+        }
+        let mut buf = Vec::new();
+        let note = render::svg_picture(report, names, &mut buf);
+        let written = note.and_then(|note| {
+            if let (Some(n), false) = (note, self.noted) {
+                eprintln!("tuntrace: {n}");
+            }
+            self.noted = true;
+            self.file.set_len(0)?;
+            self.file.seek(SeekFrom::Start(0))?;
+            self.file.write_all(&buf)?;
+            self.file.flush()
+        });
+        if let Err(e) = written {
+            eprintln!(
+                "tuntrace: warning: --svg {}: {e}; the picture is no longer updated",
+                self.path.display()
+            );
+            self.failed = true;
         }
     }
 }

@@ -30,12 +30,23 @@ pub fn render(report: &Report, format: Format, top: usize, out: &mut dyn Write) 
 
 /// One report's picture: its node's NICs and the tunnels to its peers.
 fn svg_of_report(report: &Report, names: &K8sNames, out: &mut dyn Write) -> io::Result<()> {
-    let dir = crate::cluster::Directory::new(None, names.clone());
-    let (map, note) = crate::cluster::single(report, dir);
-    if let Some(n) = note {
+    if let Some(n) = svg_picture(report, names, out)? {
         eprintln!("tuntrace: {n}");
     }
-    svg::render(&map, out)
+    Ok(())
+}
+
+/// The picture of one report; returns the note on how its node was told
+/// (for the caller to show once, as `live --svg` redraws every interval).
+pub fn svg_picture(
+    report: &Report,
+    names: &K8sNames,
+    out: &mut dyn Write,
+) -> io::Result<Option<String>> {
+    let dir = crate::cluster::Directory::new(None, names.clone());
+    let (map, note) = crate::cluster::single(report, dir);
+    svg::render(&map, out)?;
+    Ok(note)
 }
 
 /// [`render`] with `--k8s` names: pods and nodes in the table, and the
