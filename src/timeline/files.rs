@@ -7,6 +7,7 @@
 //! a capture without a change never does.
 
 use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 use std::path::PathBuf;
 
@@ -68,10 +69,27 @@ pub fn may_have_moves(report: &Report, nodes: &Nodes) -> bool {
         );
         seen.extend(ends.drain(..).map(|(e, _)| (e, row as u32, first, last)));
     }
-    seen.sort_unstable_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
-    seen.chunk_by(|a, b| a.0 == b.0).any(|group| {
-        group.iter().enumerate().any(|(i, a)| {
-            group[i + 1..].iter().any(|b| {
+    // Grouped by a hash of the ends (sorting 64-bit numbers, not the ends
+    // themselves: a busy capture has tens of thousands of pod pairs), then
+    // compared in full within a group.
+    let mut keyed: Vec<(u64, u32)> = seen
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let mut h = rustc_hash::FxHasher::default();
+            s.0.hash(&mut h);
+            (h.finish(), i as u32)
+        })
+        .collect();
+    keyed.sort_unstable();
+    keyed.chunk_by(|a, b| a.0 == b.0).any(|group| {
+        group.iter().enumerate().any(|(i, &(_, a))| {
+            let a = &seen[a as usize];
+            group[i + 1..].iter().any(|&(_, b)| {
+                let b = &seen[b as usize];
+                if a.0 != b.0 {
+                    return false;
+                }
                 let overlap = a.3.min(b.3).saturating_sub(a.2.max(b.2));
                 let shorter = (a.3 - a.2).min(b.3 - b.2);
                 overlap == 0 || overlap < shorter / 10 * 9
