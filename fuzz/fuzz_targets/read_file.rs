@@ -7,14 +7,12 @@
 //! `Pipeline::feed` (full decode, one frame at a time) give the same report.
 #![no_main]
 
-use std::path::Path;
-
 use libfuzzer_sys::fuzz_target;
 use tuntrace::decode::DecodeConfig;
 use tuntrace::iface::IfaceTable;
 use tuntrace::pipeline::Pipeline;
-use tuntrace::sources::file::{read_stream, FileOptions};
-use tuntrace_fuzz::{check_renderers, finish, read_report, small_limits, NAME};
+use tuntrace::sources::file::{read_file, FileOptions};
+use tuntrace_fuzz::{capture_path, check_renderers, finish, read_report, small_limits, NAME};
 
 fuzz_target!(|data: &[u8]| {
     let cfg = DecodeConfig::default();
@@ -23,7 +21,8 @@ fuzz_target!(|data: &[u8]| {
     let mut pipeline = Pipeline::new(cfg, small_limits());
     let mut ifaces = IfaceTable::new();
     let opts = FileOptions::default();
-    let one = read_stream(data, Path::new(NAME), &opts, &mut ifaces, |f| {
+    // The same file, read in one pass on this thread.
+    let one = read_file(&capture_path(), &opts, &mut ifaces, |f| {
         pipeline.feed(f);
     });
     assert_eq!(

@@ -61,9 +61,7 @@ pub fn read_report<R: Read + Send>(
     cfg: &DecodeConfig,
     limits: Limits,
 ) -> (Result<ReadSummary, FileError>, Option<Report>) {
-    let dir = std::env::temp_dir().join(format!("tuntrace-fuzz-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp folder");
-    let path = dir.join(NAME);
+    let path = capture_path();
     let mut bytes = Vec::new();
     reader.read_to_end(&mut bytes).expect("in memory");
     std::fs::write(&path, &bytes).expect("temp file");
@@ -72,6 +70,13 @@ pub fn read_report<R: Read + Send>(
     let result = read_into(&mut table, &path, &FileOptions::default(), cfg, &mut ifaces);
     let report = finish(&table, &ifaces, &result, NAME);
     (result, report)
+}
+
+/// Where [`read_report`] writes the capture it reads (one per process).
+pub fn capture_path() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("tuntrace-fuzz-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp folder");
+    dir.join(NAME)
 }
 
 /// The report of a pipeline after reading one file (`name`), checked for its own
