@@ -13,38 +13,9 @@ use ipnet::IpNet;
 use super::autodetect::{Family, Host, HostIface, Resolver};
 use super::version::CalicoVersion;
 
-/// One RTM_NEWADDR entry as the kernel sends it: IFA_ADDRESS (the peer on a
-/// point-to-point address), IFA_LOCAL and the prefix length.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AddrEntry {
-    pub index: u32,
-    pub prefix_len: u8,
-    pub address: Option<IpAddr>,
-    pub local: Option<IpAddr>,
-}
-
-/// One RTM_NEWROUTE entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RouteEntry {
-    pub dst: Option<IpNet>,
-    pub table: u32,
-    /// rtm_protocol: 12 = BIRD, 80 = Felix, 4 = static, 3 = boot.
-    pub proto: u8,
-    /// rtm_type: 1 = unicast.
-    pub kind: u8,
-    pub priority: u32,
-    pub prefsrc: Option<IpAddr>,
-    /// (output ifindex, gateway) per next hop.
-    pub hops: Vec<(Option<u32>, Option<IpAddr>)>,
-}
-
-/// One neighbour or bridge FDB entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NeighEntry {
-    pub ifindex: u32,
-    pub dst: Option<IpAddr>,
-    pub lladdr: Vec<u8>,
-}
+/// The kernel's address, route and neighbour entries, as `os::netlink`
+/// reads them (plain data: a fake host builds them by hand).
+pub use crate::os::netlink::{Address as AddrEntry, Neighbour as NeighEntry, Route as RouteEntry};
 
 /// Which neighbour table to dump.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

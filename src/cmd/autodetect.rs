@@ -27,15 +27,7 @@ impl HostInfo for Netlink {
     }
 
     fn addresses(&self) -> std::io::Result<Vec<AddrEntry>> {
-        Ok(Netlink::addresses(self, Af::All)?
-            .into_iter()
-            .map(|a| AddrEntry {
-                index: a.index,
-                prefix_len: a.prefix_len,
-                address: a.address,
-                local: a.local,
-            })
-            .collect())
+        Netlink::addresses(self, Af::All)
     }
 
     fn routes(&self, family: Family) -> std::io::Result<Vec<RouteEntry>> {
@@ -43,14 +35,11 @@ impl HostInfo for Netlink {
             Family::V4 => Af::V4,
             Family::V6 => Af::V6,
         };
-        Ok(Netlink::routes(self, af)?
-            .into_iter()
-            .map(route_entry)
-            .collect())
+        Netlink::routes(self, af)
     }
 
     fn route_get(&self, dst: IpAddr) -> std::io::Result<RouteEntry> {
-        Netlink::route_get(self, dst).map(route_entry)
+        Netlink::route_get(self, dst)
     }
 
     fn neighbours(&self, table: NeighTable) -> std::io::Result<Vec<NeighEntry>> {
@@ -59,26 +48,7 @@ impl HostInfo for Netlink {
             NeighTable::V6 => Af::V6,
             NeighTable::Bridge => Af::Bridge,
         };
-        Ok(Netlink::neighbours(self, af)?
-            .into_iter()
-            .map(|n| NeighEntry {
-                ifindex: n.ifindex,
-                dst: n.dst,
-                lladdr: n.lladdr,
-            })
-            .collect())
-    }
-}
-
-fn route_entry(r: crate::os::netlink::Route) -> RouteEntry {
-    RouteEntry {
-        dst: r.dst,
-        table: r.table,
-        proto: r.proto,
-        kind: r.kind,
-        priority: r.priority,
-        prefsrc: r.prefsrc,
-        hops: r.hops,
+        Netlink::neighbours(self, af)
     }
 }
 
