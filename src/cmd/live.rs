@@ -324,9 +324,9 @@ impl Output<'_> {
             let mut total = session.report_of(session.total());
             for (name, dropped) in session.names().iter().zip(session.drops()) {
                 let link = total.links.iter_mut().find(|l| &l.interface == name);
-                if let (Some(link), true) = (link, *dropped > 0) {
+                if let (Some(link), true) = (link, dropped > 0) {
                     link.capture = Some(crate::report::CaptureStats {
-                        dropped_by_kernel: *dropped,
+                        dropped_by_kernel: dropped,
                         ..Default::default()
                     });
                 }

@@ -33,8 +33,6 @@ pub struct Collector {
     /// Per loop: the last epoch it handed over.
     upto: Vec<Option<u64>>,
     pub finished: Vec<Option<Finished>>,
-    /// Per loop: kernel drops as last reported.
-    pub drops: Vec<u64>,
     /// Per loop: kernel counters as last reported.
     pub counters: Vec<KernelCounters>,
     pending: BTreeMap<u64, FlowTable>,
@@ -54,7 +52,6 @@ impl Collector {
             total: FlowTable::new(limits),
             upto: vec![None; workers],
             finished: vec![None; workers],
-            drops: vec![0; workers],
             counters: vec![KernelCounters::default(); workers],
             pending: BTreeMap::new(),
             epoch_start: vec![start_ns],
@@ -92,9 +89,6 @@ impl Collector {
                 if let Some(u) = self.upto.get_mut(worker) {
                     *u = Some(epoch);
                 }
-                if let Some(d) = self.drops.get_mut(worker) {
-                    *d = counters.dropped_by_kernel + counters.dropped_by_interface;
-                }
                 if let Some(c) = self.counters.get_mut(worker) {
                     *c = counters;
                 }
@@ -112,9 +106,6 @@ impl Collector {
                 packets,
             } => {
                 self.add(self.epoch(), &table);
-                if let Some(d) = self.drops.get_mut(worker) {
-                    *d = stats.dropped_by_kernel + stats.dropped_by_interface;
-                }
                 if let Some(d) = self.down.get_mut(worker) {
                     *d = Some(
                         stats

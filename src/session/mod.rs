@@ -271,19 +271,16 @@ impl Session {
     }
 
     /// Kernel + interface drops per NIC, as last reported.
-    pub fn drops(&self) -> &[u64] {
-        &self.col.drops
+    pub fn drops(&self) -> impl Iterator<Item = u64> + '_ {
+        self.col
+            .counters
+            .iter()
+            .map(|c| c.dropped_by_kernel + c.dropped_by_interface)
     }
 
     /// Kernel counters per NIC, as last reported (capture-loop order).
     pub fn counters(&self) -> &[crate::sources::live::KernelCounters] {
         &self.col.counters
-    }
-
-    /// Per NIC: what its capture loop left when it ended (`None`: still
-    /// capturing).
-    pub fn finished(&self) -> &[Option<Finished>] {
-        &self.col.finished
     }
 
     /// When the session started.
