@@ -798,3 +798,86 @@ fn live_drops_to_nobody_and_keeps_capturing() {
     assert_eq!(rows(&back, "ens33"), expect);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Without root: a copy of the binary with only the CAP_NET_RAW and
+/// CAP_NET_ADMIN file capabilities (`setcap`, as the README documents), run
+/// as `nobody`, captures, writes its file and reports; after opening its NIC
+/// it keeps CAP_NET_RAW alone.
+#[test]
+fn live_runs_without_root_on_file_capabilities() {
+    if !can_run("live_runs_without_root_on_file_capabilities") {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let lab = Lab::new(Underlay::Net30, Mode::RawOnly);
+    let dir = std::env::temp_dir().join(format!("{}-fcaps", lab.prefix));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::os::unix::fs::chown(&dir, Some(65534), Some(65534)).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let bin = dir.join("tuntrace");
+    std::fs::copy(lab::tuntrace_bin(), &bin).unwrap();
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let setcap = Command::new("setcap")
+        .args(["cap_net_raw,cap_net_admin=ep", bin.to_str().unwrap()])
+        .output()
+        .expect("setcap (libcap2-bin, installed by .ci/deps)");
+    assert!(
+        setcap.status.success(),
+        "setcap: {}",
+        String::from_utf8_lossy(&setcap.stderr)
+    );
+    let file = dir.join("vms71.pcapng");
+    let mut t = lab.tracer_from(
+        "vms71",
+        &[
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+            bin.to_str().unwrap(),
+            "live",
+            "-i",
+            "ens33",
+            "--format",
+            "json",
+            "--duration",
+            "20s",
+            "--write",
+            file.to_str().unwrap(),
+        ],
+    );
+    let said = t.wait_for("running as", Duration::from_secs(2));
+    assert!(said.contains("running as uid 65534"), "{said}");
+    let (uid, cap_eff) = identity(t.pid());
+    assert!(
+        uid.split_whitespace().all(|u| u == "65534"),
+        "never root: {uid}"
+    );
+    assert_eq!(cap_eff, 1 << 13, "CapEff is CAP_NET_RAW alone");
+    lab.send_ipip("vms71", "192.168.30.72", POD1, POD2, 9);
+    std::thread::sleep(Duration::from_millis(300));
+    let r = t.stop();
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let expect = vec![row(
+        "ipip",
+        "192.168.30.71",
+        "192.168.30.72",
+        None,
+        9,
+        (POD1, POD2),
+    )];
+    assert_eq!(rows(&r.json(), "ens33"), expect);
+    let read = Command::new(lab::tuntrace_bin())
+        .args(["read", "--format", "json", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        read.status.success(),
+        "{}",
+        String::from_utf8_lossy(&read.stderr)
+    );
+    let back: Value = serde_json::from_slice(&read.stdout).unwrap();
+    assert_eq!(rows(&back, "ens33"), expect);
+    let _ = std::fs::remove_dir_all(&dir);
+}

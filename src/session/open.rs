@@ -83,16 +83,19 @@ pub fn drop_privileges(
         eprintln!("tuntrace: warning: --user root: capture keeps running with root privileges");
     }
     match platform.drop_privileges(user, keep_net_raw) {
-        Ok(d) if !d.user.is_empty() && d.user != "root" => {
+        Ok(d) if d.user != "root" => {
             let kept = if d.kept.is_empty() {
                 "none".to_string()
             } else {
                 d.kept.join(", ")
             };
-            eprintln!(
-                "tuntrace: running as {} (uid {}), capabilities kept: {kept}",
-                d.user, d.uid
-            );
+            // Empty user: started without root (file capabilities), uid kept.
+            let who = if d.user.is_empty() {
+                format!("uid {} (started without root)", d.uid)
+            } else {
+                format!("{} (uid {})", d.user, d.uid)
+            };
+            eprintln!("tuntrace: running as {who}, capabilities kept: {kept}");
             Ok(())
         }
         Ok(_) => Ok(()),

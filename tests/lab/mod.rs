@@ -439,7 +439,15 @@ impl Lab {
 
     /// Starts `tuntrace ARGS` inside `node` and waits until it captures.
     pub fn tuntrace(&self, node: &str, args: &[&str]) -> Tracer {
-        Tracer::start(&self.ns(node), args)
+        let mut argv = vec![tuntrace_bin()];
+        argv.extend_from_slice(args);
+        Tracer::start(&self.ns(node), &argv)
+    }
+
+    /// A tracer started by another program line in `node` (`argv[0]` runs
+    /// it, e.g. `setpriv ... tuntrace live ...`; it must exec, keeping the pid).
+    pub fn tracer_from(&self, node: &str, argv: &[&str]) -> Tracer {
+        Tracer::start(&self.ns(node), argv)
     }
 }
 
@@ -540,10 +548,10 @@ impl Finished {
 }
 
 impl Tracer {
-    fn start(ns: &str, args: &[&str]) -> Tracer {
+    fn start(ns: &str, argv: &[&str]) -> Tracer {
         let mut child = Command::new("ip")
-            .args(["netns", "exec", ns, tuntrace_bin()])
-            .args(args)
+            .args(["netns", "exec", ns])
+            .args(argv)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -569,7 +577,7 @@ impl Tracer {
             stderr: Vec::new(),
             stdout: Some(stdout),
         };
-        if !args.contains(&"--help") {
+        if !argv.contains(&"--help") {
             t.wait_for("capturing on", Duration::from_secs(10));
         }
         t
