@@ -577,4 +577,110 @@ mod tests {
         assert_eq!(t.name(seen[0]), "eth9");
         std::fs::remove_file(&path).unwrap();
     }
+
+    /// Keeps frames whose first byte is even; fails for RAW.
+    struct EvenFirst;
+
+    #[derive(Debug)]
+    struct Even;
+
+    impl LinkFilter for Even {
+        fn accepts(&self, frame: &Frame<'_>) -> bool {
+            frame.data.first().is_some_and(|b| b % 2 == 0)
+        }
+    }
+
+    impl FrameFilter for EvenFirst {
+        fn for_link(&self, linktype: LinkType) -> Result<Arc<dyn LinkFilter>, String> {
+            match linktype {
+                LinkType::RAW => Err("not for raw".into()),
+                _ => Ok(Arc::new(Even)),
+            }
+        }
+    }
+
+    fn numbered(path: &Path, linktype: LinkType, n: u32) {
+        let file = File::create(path).unwrap();
+        let mut w =
+            PcapWriter::new(file, linktype, 65535, Endian::Little, TsResolution::Micro).unwrap();
+        for i in 0..n {
+            let data = [(i % 256) as u8; 100];
+            w.write_packet(u64::from(i) * 1000, 100, &data).unwrap();
+        }
+        drop(w.into_inner());
+    }
+
+    #[test]
+    fn the_filter_applies_to_every_reader_of_a_file_split_ones_too() {
+        let path =
+            std::env::temp_dir().join(format!("tuntrace-{}-filter.pcap", std::process::id()));
+        numbered(&path, LinkType::ETHERNET, 3000);
+        let opts = FileOptions {
+            filter: Some(Arc::new(EvenFirst)),
+            ..FileOptions::default()
+        };
+        let mut one = Vec::new();
+        let s = read_file(&path, &opts, &mut IfaceTable::new(), |f| {
+            one.push(f.data[0])
+        })
+        .unwrap();
+        assert_eq!((s.frames, one.len()), (1500, 1500));
+        assert!(one.iter().all(|b| b % 2 == 0));
+        let cut = 24 + 1700 * 116;
+        let plan = split_plan_at(&path, &opts, cut).expect("a plan");
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        let out = plan.read(
+            &opts,
+            crate::iface::IfaceId(0),
+            |f| a.push(f.data[0]),
+            |f| b.push(f.data[0]),
+        );
+        assert!(out.second_used);
+        assert_eq!(out.result.unwrap().frames, 1500);
+        a.extend(b);
+        assert_eq!(a, one);
+
+        // A link type the expression does not compile for: exit 2, no frame.
+        numbered(&path, LinkType::RAW, 10);
+        let e = read_file(&path, &opts, &mut IfaceTable::new(), |_| panic!("a frame")).unwrap_err();
+        assert_eq!(e.exit_code(), crate::exit::USAGE);
+        assert!(
+            e.to_string()
+                .ends_with("--filter does not compile for link type RAW (101): not for raw"),
+            "{e}"
+        );
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn progress_of_a_compressed_file_counts_its_compressed_bytes() {
+        use std::io::Write;
+        let path =
+            std::env::temp_dir().join(format!("tuntrace-{}-told.pcap.gz", std::process::id()));
+        let plain = path.with_extension("plain");
+        numbered(&plain, LinkType::ETHERNET, 60_000);
+        let mut gz = flate2::write::GzEncoder::new(
+            File::create(&path).unwrap(),
+            flate2::Compression::fast(),
+        );
+        gz.write_all(&std::fs::read(&plain).unwrap()).unwrap();
+        gz.finish().unwrap();
+        let told = Told::default();
+        let opts = FileOptions {
+            progress: Some(&told),
+            ..FileOptions::default()
+        };
+        let s = read_file(&path, &opts, &mut IfaceTable::new(), |_| {}).unwrap();
+        assert_eq!(
+            (s.frames, s.bytes),
+            (60_000, std::fs::metadata(&plain).unwrap().len())
+        );
+        let (_, bytes, frames) = told.sums();
+        assert_eq!(
+            (bytes, frames),
+            (std::fs::metadata(&path).unwrap().len(), 60_000)
+        );
+        std::fs::remove_file(&path).unwrap();
+        std::fs::remove_file(&plain).unwrap();
+    }
 }
