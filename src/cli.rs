@@ -99,9 +99,15 @@ pub struct DecodeArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct ReadArgs {
-    /// Capture files (pcap or pcapng, any extension)
+    /// Capture files: pcap or pcapng, any extension, plain or gzip/zstd/xz-compressed
+    /// (found by content). `-` reads standard input (once), e.g.
+    /// `tcpdump -i any -w - | tuntrace read -`; its report source is named `-`
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
+    /// Read only the packets this tcpdump filter expression matches (compiled by libpcap
+    /// for each link type in the files, as `tcpdump -r FILE EXPR` would)
+    #[arg(long, value_name = "EXPR")]
+    pub filter: Option<String>,
     /// Interface label for classic pcap files (default: the file stem, ens33.pcap → ens33).
     /// Given once, it applies to every classic pcap; given several times, one per file in order
     #[arg(long = "iface", value_name = "NAME")]

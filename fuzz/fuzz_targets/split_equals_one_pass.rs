@@ -79,6 +79,7 @@ fuzz_target!(|data: &[u8]| {
     let opts = FileOptions {
         classic_iface: Some("eth0".into()),
         progress: None,
+        filter: None,
     };
     let cfg = DecodeConfig::default();
 

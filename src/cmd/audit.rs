@@ -149,6 +149,7 @@ fn read_files(files: &[PathBuf], labels: &[String], a: &AuditArgs) -> Result<(Re
     for (i, path) in files.iter().enumerate() {
         let opts = FileOptions {
             classic_iface: labels.get(if labels.len() == 1 { 0 } else { i }).cloned(),
+            filter: None,
             progress: None,
         };
         let before = flows.total;

@@ -1,15 +1,17 @@
 //! `tuntrace read FILE...`: decode capture files and report per interface.
 
 use std::io::{IsTerminal, Write};
+use std::sync::Arc;
 
 use crate::cli::ReadArgs;
 use crate::exit;
 use crate::flows::FlowTable;
 use crate::iface::IfaceTable;
+use crate::os::pcap::Bpf;
 use crate::pipeline::read_into;
 use crate::render;
 use crate::report::{build_report, SourceInfo};
-use crate::sources::file::{FileError, FileOptions, Progress};
+use crate::sources::file::{is_stdin, FileError, FileOptions, FrameFilter, Progress};
 
 use super::progress::FileProgress;
 use crate::timeline::{timeline_of_files, FileInput};
@@ -38,6 +40,14 @@ pub fn run(args: &ReadArgs) -> u8 {
         ));
         return exit::USAGE;
     }
+    if args.files.iter().filter(|f| is_stdin(f)).count() > 1 {
+        super::error("`-` (standard input) given more than once: it can be read only once");
+        return exit::USAGE;
+    }
+    let filter = args
+        .filter
+        .as_deref()
+        .map(|e| Arc::new(Bpf::new(e)) as Arc<dyn FrameFilter>);
     let names = match crate::k8s::K8sNames::read(&args.k8s) {
         Ok(n) => n,
         Err(e) => {
@@ -63,7 +73,10 @@ pub fn run(args: &ReadArgs) -> u8 {
     let mut any_read = false;
     let terminal = std::io::stderr().is_terminal();
     for (i, path) in args.files.iter().enumerate() {
-        let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        let size = match is_stdin(path) {
+            true => 0,
+            false => std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
+        };
         let progress = (terminal && size >= PROGRESS_MIN_BYTES)
             .then(|| FileProgress::new(path.display().to_string(), size));
         let opts = FileOptions {
@@ -72,14 +85,19 @@ pub fn run(args: &ReadArgs) -> u8 {
                 .get(if args.iface.len() == 1 { 0 } else { i })
                 .cloned(),
             progress: progress.as_ref().map(|p| p as &dyn Progress),
+            filter: filter.clone(),
         };
-        again.push(FileInput {
-            path: path.clone(),
-            opts: FileOptions {
-                classic_iface: opts.classic_iface.clone(),
-                progress: None,
-            },
-        });
+        // Standard input cannot be read twice: the timeline leaves it out.
+        if !is_stdin(path) {
+            again.push(FileInput {
+                path: path.clone(),
+                opts: FileOptions {
+                    classic_iface: opts.classic_iface.clone(),
+                    progress: None,
+                    filter: filter.clone(),
+                },
+            });
+        }
         let before = table.total;
         let result = read_into(&mut table, path, &opts, &cfg, &mut ifaces);
         if let Some(p) = &progress {
@@ -97,6 +115,11 @@ pub fn run(args: &ReadArgs) -> u8 {
             Ok(summary) => {
                 any_read = true;
                 info.oversize_records = (summary.oversize > 0).then_some(summary.oversize);
+            }
+            Err(e @ FileError::Filter { .. }) => {
+                // No report: it would count a different set of packets.
+                super::error(&e);
+                return e.exit_code();
             }
             Err(e) => {
                 super::error(&e);

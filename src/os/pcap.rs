@@ -1,4 +1,6 @@
 //! Live capture through libpcap: the one place that opens capture handles.
+//! Also `read --filter`'s programs ([`Bpf`]): compiled on a dead handle per
+//! link type and run by libpcap's `bpf_filter` on the file's frames.
 //!
 //! Immediate mode makes libpcap use TPACKET_V2, whose ring slots are sized by
 //! the snaplen on offloading NICs (veth, most virtio): with the usual 262144
@@ -13,12 +15,14 @@
 //! session to drain for longer than that before it stops.
 
 use std::os::fd::AsRawFd;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use pcap::{Active, Capture, Linktype, Precision};
 
 use crate::iface::IfaceId;
 use crate::linktype::LinkType;
+use crate::sources::file::{FrameFilter, LinkFilter};
 use crate::sources::live::{CaptureConfig, KernelCounters, Nic, NicFailure, OpenError};
 use crate::sources::Frame;
 
@@ -62,6 +66,113 @@ fn classify(iface: &str, e: pcap::Error) -> OpenError {
 extern "C" {
     // Part of libpcap since 1.5; the pcap crate does not wrap it.
     fn pcap_get_tstamp_precision(p: *mut libc::c_void) -> libc::c_int;
+    // libpcap's BPF interpreter, what `pcap_offline_filter` runs; called
+    // directly to pass the wire length without building a packet header.
+    fn bpf_filter(
+        pc: *const Insn,
+        pkt: *const u8,
+        wirelen: libc::c_uint,
+        buflen: libc::c_uint,
+    ) -> libc::c_uint;
+}
+
+/// A tcpdump filter expression for capture files (`read --filter`),
+/// compiled by libpcap once per link type met, as tcpdump would for a file
+/// of that link type. Shared by every reader of every file.
+pub struct Bpf {
+    expr: String,
+    compiled: Mutex<Vec<(LinkType, Compiled)>>,
+}
+
+impl Bpf {
+    pub fn new(expr: &str) -> Bpf {
+        Bpf {
+            expr: expr.to_string(),
+            compiled: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Compiles the expression for `linktype` on a dead handle.
+    fn compile(&self, linktype: LinkType) -> Result<Program, String> {
+        let dead = Capture::dead(Linktype(dlt_of(linktype) as i32)).map_err(|e| e.to_string())?;
+        let prog = dead.compile(&self.expr, true).map_err(|e| e.to_string())?;
+        let insns = prog.get_instructions();
+        // SAFETY: `BpfInstruction` is a transparent `struct bpf_insn`, laid
+        // out as `Insn`; the slice is live while `prog` is.
+        let insns =
+            unsafe { std::slice::from_raw_parts(insns.as_ptr() as *const Insn, insns.len()) };
+        if insns.is_empty() {
+            return Err("libpcap compiled an empty program".into());
+        }
+        Ok(Program {
+            insns: insns.to_vec(),
+        })
+    }
+}
+
+impl FrameFilter for Bpf {
+    fn for_link(&self, linktype: LinkType) -> Result<Arc<dyn LinkFilter>, String> {
+        let mut done = self.compiled.lock().unwrap_or_else(|p| p.into_inner());
+        let r = match done.iter().find(|(l, _)| *l == linktype) {
+            Some((_, r)) => r.clone(),
+            None => {
+                let r = self.compile(linktype).map(Arc::new);
+                done.push((linktype, r.clone()));
+                r
+            }
+        };
+        r.map(|p| p as Arc<dyn LinkFilter>)
+    }
+}
+
+/// The DLT_ value libpcap compiles for, of a file's LINKTYPE_ value: the
+/// few that differ, as libpcap maps them when it reads a file.
+fn dlt_of(linktype: LinkType) -> u32 {
+    match linktype.0 {
+        100 => 11, // ATM_RFC1483
+        101 => 12, // RAW (DLT_RAW on Linux)
+        102 => 15, // SLIP_BSDOS
+        103 => 16, // PPP_BSDOS
+        106 => 19, // ATM_CLIP
+        n => n,
+    }
+}
+
+/// A program for one link type, or libpcap's reason why not.
+type Compiled = Result<Arc<Program>, String>;
+
+/// `struct bpf_insn`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+struct Insn {
+    code: u16,
+    jt: u8,
+    jf: u8,
+    k: u32,
+}
+
+/// A compiled filter program, our own copy: plain data, shared by threads.
+#[derive(Debug)]
+struct Program {
+    insns: Vec<Insn>,
+}
+
+impl LinkFilter for Program {
+    #[inline]
+    fn accepts(&self, frame: &Frame<'_>) -> bool {
+        let len = frame.data.len().min(u32::MAX as usize) as libc::c_uint;
+        // SAFETY: a program libpcap compiled (non-empty, validated by
+        // pcap_compile); bpf_filter reads at most `len` bytes of the packet
+        // and checks every load against that length.
+        unsafe {
+            bpf_filter(
+                self.insns.as_ptr(),
+                frame.data.as_ptr(),
+                frame.orig_len,
+                len,
+            ) != 0
+        }
+    }
 }
 
 /// Opens `name` non-blocking (immediate mode when the ring is deep, block

@@ -6,6 +6,7 @@
 
 use std::cell::Cell;
 use std::io::{self, Read};
+use std::rc::Rc;
 
 use super::Progress;
 
@@ -176,6 +177,10 @@ pub(super) struct Meter<'p> {
     frames: &'p Cell<u64>,
     /// File offset and frame count told so far.
     told: (u64, u64),
+    /// For a compressed file: the compressed bytes read, told instead of
+    /// the offset in the decompressed data (the progress total is the
+    /// file's size).
+    source: Option<Rc<Cell<u64>>>,
 }
 
 impl<'p> Meter<'p> {
@@ -185,17 +190,28 @@ impl<'p> Meter<'p> {
             to,
             frames,
             told: (from, frames.get()),
+            source: None,
+        }
+    }
+
+    /// Tells the bytes `source` counts instead of the input's offset.
+    pub(super) fn counting(self, source: Rc<Cell<u64>>) -> Self {
+        Meter {
+            source: Some(source),
+            ..self
         }
     }
 
     #[inline]
     fn tick(&mut self, read_to: u64) {
+        let read_to = self.source.as_ref().map_or(read_to, |s| s.get());
         if read_to >= self.told.0 + PROGRESS_STEP {
             self.tell(read_to);
         }
     }
 
     fn tell(&mut self, read_to: u64) {
+        let read_to = self.source.as_ref().map_or(read_to, |s| s.get());
         let (at, frames) = (read_to.max(self.told.0), self.frames.get());
         if (at, frames) != self.told {
             self.to.advance(at - self.told.0, frames - self.told.1);

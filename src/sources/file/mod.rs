@@ -1,4 +1,5 @@
-//! Capture files (classic pcap and pcapng), read as a stream.
+//! Capture files (classic pcap and pcapng, plain or gzip/zstd/xz
+//! compressed, from a file or standard input), read as a stream.
 //!
 //! A 4 MiB buffer is filled with plain `read()` and records are parsed in
 //! place, so memory stays flat whatever the file size (no mmap: mapped file
@@ -11,12 +12,18 @@
 //! Untrusted lengths are checked against fixed limits before they are used,
 //! and never size an allocation. Damage after a valid start stops the read
 //! with [`FileError::Damaged`]; every frame before it has been delivered.
+//!
+//! A [`FrameFilter`] (`read --filter`) is applied by the record parsers, so
+//! every reader of a file, the split's too, delivers only the frames it
+//! accepts.
 
+mod compress;
 mod input;
 mod pcap;
 mod pcapng;
 mod split;
 
+pub use compress::Compression;
 pub use split::{plan as split_plan, plan_at as split_plan_at, SplitPlan};
 
 use std::cell::Cell;
@@ -24,9 +31,13 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::iface::IfaceTable;
+use crate::linktype::LinkType;
 use crate::sources::Frame;
+
+use compress::{Corrupt, Sniffed};
 
 use input::{Input, Meter};
 
@@ -44,6 +55,29 @@ pub struct FileOptions<'p> {
     pub classic_iface: Option<String>,
     /// Told how far the read has got (a progress display).
     pub progress: Option<&'p dyn Progress>,
+    /// Only the frames this accepts are delivered (`read --filter`).
+    pub filter: Option<Arc<dyn FrameFilter>>,
+}
+
+/// The path that stands for standard input.
+pub const STDIN: &str = "-";
+
+/// Whether `path` stands for standard input (`-`).
+pub fn is_stdin(path: &Path) -> bool {
+    path.as_os_str() == STDIN
+}
+
+/// A capture filter (a tcpdump expression), compiled for each link type a
+/// file holds, as the parsers meet them. `os::pcap` implements it.
+pub trait FrameFilter: Send + Sync {
+    /// The test for frames of `linktype`, or why the expression does not
+    /// apply to it.
+    fn for_link(&self, linktype: LinkType) -> Result<Arc<dyn LinkFilter>, String>;
+}
+
+/// A [`FrameFilter`] compiled for one link type.
+pub trait LinkFilter: Send + Sync + fmt::Debug {
+    fn accepts(&self, frame: &Frame<'_>) -> bool;
 }
 
 /// Told how far a read has got: file bytes read and frames delivered since
@@ -79,11 +113,19 @@ pub enum FileError {
     /// Exit 2. The detail says what was expected.
     NotCapture { path: PathBuf, detail: String },
     /// Damaged after a valid start: all frames before `offset` were
-    /// delivered. Exit 3.
+    /// delivered. Exit 3. In a compressed file, `offset` counts
+    /// decompressed bytes and the detail says which stream it was.
     Damaged {
         path: PathBuf,
         offset: u64,
         frames_before: u64,
+        detail: String,
+    },
+    /// The filter expression does not compile for a link type the file
+    /// holds (libpcap's message). Exit 2.
+    Filter {
+        path: PathBuf,
+        linktype: LinkType,
         detail: String,
     },
 }
@@ -107,6 +149,17 @@ impl fmt::Display for FileError {
                 "{}: damaged at byte {offset} after {frames_before} packets: {detail}",
                 path.display()
             ),
+            FileError::Filter {
+                path,
+                linktype,
+                detail,
+            } => write!(
+                f,
+                "{}: --filter does not compile for link type {} ({}): {detail}",
+                path.display(),
+                linktype.name(),
+                linktype.0
+            ),
         }
     }
 }
@@ -123,7 +176,9 @@ impl std::error::Error for FileError {
 impl FileError {
     pub fn exit_code(&self) -> u8 {
         match self {
-            FileError::Open { .. } | FileError::NotCapture { .. } => crate::exit::USAGE,
+            FileError::Open { .. } | FileError::NotCapture { .. } | FileError::Filter { .. } => {
+                crate::exit::USAGE
+            }
             FileError::Damaged { .. } => crate::exit::DAMAGED,
         }
     }
@@ -135,6 +190,7 @@ enum Fail {
     Io(io::Error),
     NotCapture(String),
     Damaged { offset: u64, detail: String },
+    Filter { linktype: LinkType, detail: String },
 }
 
 impl From<io::Error> for Fail {
@@ -173,7 +229,19 @@ fn rd16<const BE: bool>(b: &[u8], at: usize) -> u16 {
     }
 }
 
-/// Reads a capture file, calling `on_frame` for every packet in file order.
+/// The filter for frames of `linktype`, if any.
+fn link_filter(
+    filter: Option<&dyn FrameFilter>,
+    linktype: LinkType,
+) -> Result<Option<Arc<dyn LinkFilter>>, Fail> {
+    filter
+        .map(|f| f.for_link(linktype))
+        .transpose()
+        .map_err(|detail| Fail::Filter { linktype, detail })
+}
+
+/// Reads a capture file (standard input for `-`, see [`is_stdin`]),
+/// calling `on_frame` for every packet in file order.
 pub fn read_file<F: FnMut(&Frame<'_>)>(
     path: &Path,
     opts: &FileOptions,
@@ -184,6 +252,12 @@ pub fn read_file<F: FnMut(&Frame<'_>)>(
         path: path.to_path_buf(),
         source,
     };
+    if is_stdin(path) {
+        // A descriptor of our own: read unbuffered and unlocked, as a file.
+        use std::os::fd::AsFd;
+        let fd = io::stdin().as_fd().try_clone_to_owned().map_err(open_err)?;
+        return read_any(File::from(fd), path, opts, ifaces, on_frame);
+    }
     let file = File::open(path).map_err(open_err)?;
     let meta = file.metadata().map_err(open_err)?;
     // Opening a directory succeeds on Linux; say so now rather than at read().
@@ -195,7 +269,7 @@ pub fn read_file<F: FnMut(&Frame<'_>)>(
 
 /// [`read_file`] over any reader (bytes in memory in tests and fuzzing);
 /// `name` is used in messages and as the default interface stem.
-/// (`tuntrace read` reads a pipe through [`read_file`], e.g. `/dev/stdin`.)
+/// (`tuntrace read` reads a pipe through [`read_file`], as `-`.)
 pub fn read_stream<R: Read, F: FnMut(&Frame<'_>)>(
     reader: R,
     name: &Path,
@@ -211,10 +285,40 @@ fn read_any<R: Read, F: FnMut(&Frame<'_>)>(
     path: &Path,
     opts: &FileOptions,
     ifaces: &mut IfaceTable,
+    on_frame: F,
+) -> Result<ReadSummary, FileError> {
+    let open_err = |source| FileError::Open {
+        path: path.to_path_buf(),
+        source,
+    };
+    let sniffed = Sniffed::new(reader).map_err(open_err)?;
+    match sniffed.compression() {
+        None => read_input(sniffed, None, path, opts, ifaces, on_frame),
+        Some(c) => {
+            let (r, read) = compress::decoder(sniffed, c).map_err(open_err)?;
+            read_input(r, Some((c, read)), path, opts, ifaces, on_frame)
+        }
+    }
+}
+
+/// Reads a capture from `reader`, decompressed when `compressed` says how
+/// (with the count of compressed bytes read, for progress).
+fn read_input<R: Read, F: FnMut(&Frame<'_>)>(
+    reader: R,
+    compressed: Option<(Compression, compress::Counter)>,
+    path: &Path,
+    opts: &FileOptions,
+    ifaces: &mut IfaceTable,
     mut on_frame: F,
 ) -> Result<ReadSummary, FileError> {
     let frames = Cell::new(0u64);
-    let meter = opts.progress.map(|p| Meter::new(p, &frames, 0));
+    let meter = opts.progress.map(|p| {
+        let m = Meter::new(p, &frames, 0);
+        match &compressed {
+            Some((_, read)) => m.counting(read.clone()),
+            None => m,
+        }
+    });
     let mut inp = Input::new(reader, meter);
     let mut deliver = |f: &Frame<'_>| {
         frames.set(frames.get() + 1);
@@ -223,15 +327,34 @@ fn read_any<R: Read, F: FnMut(&Frame<'_>)>(
     let result = detect_and_read(&mut inp, path, opts, ifaces, &mut deliver);
     inp.finish_progress();
     let bytes = inp.consumed();
-    match result {
-        Ok(format) => Ok(ReadSummary {
-            format,
-            frames: frames.get(),
-            bytes,
-            oversize: inp.oversize,
-        }),
-        Err(fail) => Err(fail_to_error(fail, path, frames.get())),
-    }
+    let fail = match result {
+        Ok(format) => {
+            return Ok(ReadSummary {
+                format,
+                frames: frames.get(),
+                bytes,
+                oversize: inp.oversize,
+            })
+        }
+        Err(fail) => fail,
+    };
+    let Some((c, _)) = compressed else {
+        return Err(fail_to_error(fail, path, frames.get()));
+    };
+    // Name the compression in what is said about the content.
+    let fail = match fail {
+        Fail::Io(e) => match Corrupt::of(&e) {
+            Some(corrupt) => damaged(bytes, corrupt.to_string()),
+            None => Fail::Io(e),
+        },
+        Fail::NotCapture(d) => Fail::NotCapture(format!("{}-compressed: {d}", c.name())),
+        Fail::Damaged { offset, detail } => damaged(
+            offset,
+            format!("{detail} (offset in the decompressed {} data)", c.name()),
+        ),
+        f => f,
+    };
+    Err(fail_to_error(fail, path, frames.get()))
 }
 
 /// Attaches the path (and, for damage, the frames delivered before it).
@@ -246,6 +369,11 @@ fn fail_to_error(fail: Fail, path: &Path, frames_before: u64) -> FileError {
             frames_before,
             detail,
         },
+        Fail::Filter { linktype, detail } => FileError::Filter {
+            path,
+            linktype,
+            detail,
+        },
     }
 }
 
@@ -253,6 +381,7 @@ fn fail_to_error(fail: Fail, path: &Path, frames_before: u64) -> FileError {
 fn classic_label(path: &Path, opts: &FileOptions) -> String {
     match &opts.classic_iface {
         Some(l) => l.clone(),
+        None if is_stdin(path) => "stdin".into(),
         None => path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
@@ -278,7 +407,7 @@ fn detect_and_read<R: Read, F: FnMut(&Frame<'_>)>(
     let b = inp.window();
     let magic = [b[0], b[1], b[2], b[3]];
     if magic == pcapng::SHB_MAGIC {
-        pcapng::read(inp, ifaces, deliver)?;
+        pcapng::read(inp, ifaces, opts.filter.as_deref(), deliver)?;
         return Ok(Format::Pcapng);
     }
     let Some((be, nanos)) = pcap::magic(magic) else {
@@ -289,7 +418,7 @@ fn detect_and_read<R: Read, F: FnMut(&Frame<'_>)>(
         )));
     };
     let iface = ifaces.intern(&classic_label(path, opts));
-    pcap::read(inp, be, nanos, iface, deliver)?;
+    pcap::read(inp, be, nanos, iface, opts.filter.as_deref(), deliver)?;
     Ok(Format::Pcap)
 }
 
@@ -357,6 +486,7 @@ mod tests {
         let opts = FileOptions {
             classic_iface: None,
             progress: Some(&told),
+            filter: None,
         };
         let mut frames = 0u64;
         let s = read_file(&path, &opts, &mut IfaceTable::new(), |_| frames += 1).unwrap();
@@ -440,10 +570,117 @@ mod tests {
         let opts = FileOptions {
             classic_iface: Some("eth9".into()),
             progress: None,
+            filter: None,
         };
         seen.clear();
         read_file(&path, &opts, &mut t, |f| seen.push(f.iface)).unwrap();
         assert_eq!(t.name(seen[0]), "eth9");
         std::fs::remove_file(&path).unwrap();
+    }
+
+    /// Keeps frames whose first byte is even; fails for RAW.
+    struct EvenFirst;
+
+    #[derive(Debug)]
+    struct Even;
+
+    impl LinkFilter for Even {
+        fn accepts(&self, frame: &Frame<'_>) -> bool {
+            frame.data.first().is_some_and(|b| b % 2 == 0)
+        }
+    }
+
+    impl FrameFilter for EvenFirst {
+        fn for_link(&self, linktype: LinkType) -> Result<Arc<dyn LinkFilter>, String> {
+            match linktype {
+                LinkType::RAW => Err("not for raw".into()),
+                _ => Ok(Arc::new(Even)),
+            }
+        }
+    }
+
+    fn numbered(path: &Path, linktype: LinkType, n: u32) {
+        let file = File::create(path).unwrap();
+        let mut w =
+            PcapWriter::new(file, linktype, 65535, Endian::Little, TsResolution::Micro).unwrap();
+        for i in 0..n {
+            let data = [(i % 256) as u8; 100];
+            w.write_packet(u64::from(i) * 1000, 100, &data).unwrap();
+        }
+        drop(w.into_inner());
+    }
+
+    #[test]
+    fn the_filter_applies_to_every_reader_of_a_file_split_ones_too() {
+        let path =
+            std::env::temp_dir().join(format!("tuntrace-{}-filter.pcap", std::process::id()));
+        numbered(&path, LinkType::ETHERNET, 3000);
+        let opts = FileOptions {
+            filter: Some(Arc::new(EvenFirst)),
+            ..FileOptions::default()
+        };
+        let mut one = Vec::new();
+        let s = read_file(&path, &opts, &mut IfaceTable::new(), |f| {
+            one.push(f.data[0])
+        })
+        .unwrap();
+        assert_eq!((s.frames, one.len()), (1500, 1500));
+        assert!(one.iter().all(|b| b % 2 == 0));
+        let cut = 24 + 1700 * 116;
+        let plan = split_plan_at(&path, &opts, cut).expect("a plan");
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        let out = plan.read(
+            &opts,
+            crate::iface::IfaceId(0),
+            |f| a.push(f.data[0]),
+            |f| b.push(f.data[0]),
+        );
+        assert!(out.second_used);
+        assert_eq!(out.result.unwrap().frames, 1500);
+        a.extend(b);
+        assert_eq!(a, one);
+
+        // A link type the expression does not compile for: exit 2, no frame.
+        numbered(&path, LinkType::RAW, 10);
+        let e = read_file(&path, &opts, &mut IfaceTable::new(), |_| panic!("a frame")).unwrap_err();
+        assert_eq!(e.exit_code(), crate::exit::USAGE);
+        assert!(
+            e.to_string()
+                .ends_with("--filter does not compile for link type RAW (101): not for raw"),
+            "{e}"
+        );
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn progress_of_a_compressed_file_counts_its_compressed_bytes() {
+        use std::io::Write;
+        let path =
+            std::env::temp_dir().join(format!("tuntrace-{}-told.pcap.gz", std::process::id()));
+        let plain = path.with_extension("plain");
+        numbered(&plain, LinkType::ETHERNET, 60_000);
+        let mut gz = flate2::write::GzEncoder::new(
+            File::create(&path).unwrap(),
+            flate2::Compression::fast(),
+        );
+        gz.write_all(&std::fs::read(&plain).unwrap()).unwrap();
+        gz.finish().unwrap();
+        let told = Told::default();
+        let opts = FileOptions {
+            progress: Some(&told),
+            ..FileOptions::default()
+        };
+        let s = read_file(&path, &opts, &mut IfaceTable::new(), |_| {}).unwrap();
+        assert_eq!(
+            (s.frames, s.bytes),
+            (60_000, std::fs::metadata(&plain).unwrap().len())
+        );
+        let (_, bytes, frames) = told.sums();
+        assert_eq!(
+            (bytes, frames),
+            (std::fs::metadata(&path).unwrap().len(), 60_000)
+        );
+        std::fs::remove_file(&path).unwrap();
+        std::fs::remove_file(&plain).unwrap();
     }
 }

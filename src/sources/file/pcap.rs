@@ -3,9 +3,10 @@
 //! order gives the file's byte order; its value gives µs or ns fractions.
 
 use std::io::Read;
+use std::sync::Arc;
 
 use super::input::Input;
-use super::{damaged, rd16, rd32, Fail, MAX_CAPLEN};
+use super::{damaged, link_filter, rd16, rd32, Fail, FrameFilter, LinkFilter, MAX_CAPLEN};
 use crate::iface::IfaceId;
 use crate::linktype::LinkType;
 use crate::sources::Frame;
@@ -39,10 +40,19 @@ pub(super) struct Params {
     pub(super) limit: u32,
     /// Nanoseconds per unit of the timestamp fraction.
     pub(super) frac_ns: u64,
+    /// Only frames this accepts are delivered.
+    pub(super) filter: Option<Arc<dyn LinkFilter>>,
 }
 
-/// Parses the 24-byte file header (`h` holds at least that much).
-pub(super) fn params(h: &[u8], be: bool, nanos: bool, iface: IfaceId) -> Result<Params, Fail> {
+/// Parses the 24-byte file header (`h` holds at least that much) and
+/// compiles `filter` for the file's link type.
+pub(super) fn params(
+    h: &[u8],
+    be: bool,
+    nanos: bool,
+    iface: IfaceId,
+    filter: Option<&dyn FrameFilter>,
+) -> Result<Params, Fail> {
     let (major, minor, snaplen, link) = if be {
         (
             rd16::<true>(h, 4),
@@ -70,14 +80,16 @@ pub(super) fn params(h: &[u8], be: bool, nanos: bool, iface: IfaceId) -> Result<
     } else {
         snaplen
     };
+    // The upper 16 bits carry FCS information, not the link type.
+    let linktype = LinkType(link & 0xffff);
     Ok(Params {
         be,
         iface,
-        // The upper 16 bits carry FCS information, not the link type.
-        linktype: LinkType(link & 0xffff),
+        linktype,
         snaplen,
         limit,
         frac_ns: if nanos { 1 } else { 1_000 },
+        filter: link_filter(filter, linktype)?,
     })
 }
 
@@ -87,6 +99,7 @@ pub(super) fn read<R: Read, F: FnMut(&Frame<'_>)>(
     be: bool,
     nanos: bool,
     iface: IfaceId,
+    filter: Option<&dyn FrameFilter>,
     deliver: &mut F,
 ) -> Result<(), Fail> {
     let n = inp.fill(FILE_HDR)?;
@@ -95,7 +108,7 @@ pub(super) fn read<R: Read, F: FnMut(&Frame<'_>)>(
             "pcap magic, but only {n} bytes: too short for the {FILE_HDR}-byte file header"
         )));
     }
-    let p = params(&inp.window()[..FILE_HDR], be, nanos, iface)?;
+    let p = params(&inp.window()[..FILE_HDR], be, nanos, iface, filter)?;
     inp.advance(FILE_HDR);
     match records(inp, &p, deliver)? {
         None => Ok(()),
@@ -168,14 +181,20 @@ fn records_in<R: Read, F: FnMut(&Frame<'_>), const BE: bool>(
             // u32 seconds × 10^9 plus a u32 fraction × 10^3 cannot overflow u64.
             let ts_ns =
                 rd32::<BE>(h, 0) as u64 * 1_000_000_000 + rd32::<BE>(h, 4) as u64 * p.frac_ns;
-            deliver(&Frame {
+            let frame = Frame {
                 iface: p.iface,
                 linktype: p.linktype,
                 ts_ns,
                 orig_len: rd32::<BE>(h, 12),
                 data,
-            });
+            };
             pos = next;
+            if let Some(f) = &p.filter {
+                if !f.accepts(&frame) {
+                    continue;
+                }
+            }
+            deliver(&frame);
         }
         inp.oversize += oversize;
         inp.set_pos(pos);

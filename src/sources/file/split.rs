@@ -70,7 +70,7 @@ fn plan_with(
     min_bytes: u64,
     cut: Option<u64>,
 ) -> Option<SplitPlan> {
-    let file = File::open(path).ok()?;
+    let file = (!super::is_stdin(path)).then(|| File::open(path).ok())??;
     let meta = file.metadata().ok()?;
     let size = meta.len();
     if !meta.is_file() || size < min_bytes {
@@ -79,7 +79,7 @@ fn plan_with(
     let mut head = [0u8; FILE_HDR + 16];
     file.read_exact_at(&mut head, 0).ok()?;
     let (be, nanos) = pcap::magic([head[0], head[1], head[2], head[3]])?;
-    let params = pcap::params(&head, be, nanos, IfaceId(0)).ok()?;
+    let params = pcap::params(&head, be, nanos, IfaceId(0), opts.filter.as_deref()).ok()?;
     let near_secs = pcap::first_secs(&head, &params)?;
     let cut = match cut {
         Some(c) => c,
@@ -396,6 +396,7 @@ mod tests {
         let opts = FileOptions {
             classic_iface: None,
             progress: Some(&told),
+            filter: None,
         };
         let plan = plan_with(&path, &opts, 0, Some(starts[300])).unwrap();
         let out = plan.read(&opts, IfaceId(0), |_| {}, |_| {});

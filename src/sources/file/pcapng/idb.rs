@@ -1,7 +1,9 @@
 //! Interface Description Blocks: link type, snaplen and the options we use
 //! (if_name 2, if_description 3, if_tsresol 9, if_tsoffset 14).
 
-use super::super::{rd16, rd32};
+use std::sync::Arc;
+
+use super::super::{rd16, rd32, LinkFilter};
 use crate::iface::{IfaceId, IfaceTable};
 use crate::linktype::LinkType;
 
@@ -50,7 +52,7 @@ impl TsUnit {
 }
 
 /// One IDB of the current section, as packets need it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(super) struct Iface {
     pub(super) id: IfaceId,
     pub(super) linktype: LinkType,
@@ -58,6 +60,8 @@ pub(super) struct Iface {
     /// `if_tsoffset`, in nanoseconds.
     pub(super) offset_ns: i64,
     pub(super) snaplen: u32,
+    /// Only frames this accepts are delivered (set by the caller).
+    pub(super) filter: Option<Arc<dyn LinkFilter>>,
 }
 
 impl Iface {
@@ -128,6 +132,7 @@ pub(super) fn parse<const BE: bool>(
         unit,
         offset_ns: offset_s.saturating_mul(1_000_000_000),
         snaplen,
+        filter: None,
     })
 }
 

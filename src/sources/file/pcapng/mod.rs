@@ -10,7 +10,7 @@ use std::io::Read;
 mod idb;
 
 use super::input::{Input, BUF_SIZE};
-use super::{damaged, rd16, rd32, Fail, MAX_BLOCK, MAX_CAPLEN};
+use super::{damaged, link_filter, rd16, rd32, Fail, FrameFilter, MAX_BLOCK, MAX_CAPLEN};
 use crate::iface::IfaceTable;
 use crate::sources::Frame;
 use idb::Iface;
@@ -26,21 +26,30 @@ const EPB: u32 = 6;
 /// Type, length, byte-order magic, version, section length, trailing length.
 const SHB_MIN: usize = 28;
 
-/// Per-section state; reset by every SHB.
-#[derive(Default)]
-struct Section {
+/// Per-section state; the interfaces are reset by every SHB.
+struct Section<'f> {
     ifaces: Vec<Iface>,
     /// Simple Packet Blocks carry no time: they get the previous packet's.
     last_ts: u64,
+    /// Compiled for each interface's link type.
+    filter: Option<&'f dyn FrameFilter>,
+    /// Why the filter failed for an interface (its block is not damaged).
+    filter_fail: Option<Fail>,
 }
 
 /// Reads every section of a pcapng file; `inp` starts at the first SHB.
 pub(super) fn read<R: Read, F: FnMut(&Frame<'_>)>(
     inp: &mut Input<'_, R>,
     ifaces: &mut IfaceTable,
+    filter: Option<&dyn FrameFilter>,
     deliver: &mut F,
 ) -> Result<(), Fail> {
-    let mut sec = Section::default();
+    let mut sec = Section {
+        ifaces: Vec::new(),
+        last_ts: 0,
+        filter,
+        filter_fail: None,
+    };
     let mut first = true;
     loop {
         let be = section_header(inp, first)?;
@@ -147,7 +156,7 @@ fn trailer_mismatch(len: u32, trailer: u32) -> String {
 /// Reads the blocks of one section. True when another SHB follows.
 fn blocks<R: Read, F: FnMut(&Frame<'_>), const BE: bool>(
     inp: &mut Input<'_, R>,
-    sec: &mut Section,
+    sec: &mut Section<'_>,
     ifaces: &mut IfaceTable,
     deliver: &mut F,
 ) -> Result<bool, Fail> {
@@ -177,8 +186,10 @@ fn blocks<R: Read, F: FnMut(&Frame<'_>), const BE: bool>(
                 let detail = trailer_mismatch(len as u32, trailer);
                 return Err(damaged(inp.offset_at(pos), detail));
             }
-            sec.block::<F, BE>(btype, blk, ifaces, deliver)
-                .map_err(|d| damaged(inp.offset_at(pos), d))?;
+            if let Err(d) = sec.block::<F, BE>(btype, blk, ifaces, deliver) {
+                let fail = sec.filter_fail.take();
+                return Err(fail.unwrap_or_else(|| damaged(inp.offset_at(pos), d)));
+            }
             pos += len;
         }
         inp.set_pos(pos);
@@ -224,7 +235,7 @@ fn blocks<R: Read, F: FnMut(&Frame<'_>), const BE: bool>(
     }
 }
 
-impl Section {
+impl Section<'_> {
     /// Handles one whole block other than an SHB. Errors are damage details
     /// for the block's offset.
     #[inline(always)]
@@ -239,7 +250,14 @@ impl Section {
             EPB | PB => self.packet::<F, BE>(btype, blk, deliver),
             SPB => self.simple::<F, BE>(blk, deliver),
             IDB => {
-                let i = idb::parse::<BE>(blk, self.ifaces.len(), ifaces)?;
+                let mut i = idb::parse::<BE>(blk, self.ifaces.len(), ifaces)?;
+                match link_filter(self.filter, i.linktype) {
+                    Ok(f) => i.filter = f,
+                    Err(fail) => {
+                        self.filter_fail = Some(fail);
+                        return Err(String::new());
+                    }
+                }
                 self.ifaces.push(i);
                 Ok(())
             }
@@ -283,13 +301,19 @@ impl Section {
         let t = (u64::from(rd32::<BE>(blk, 12)) << 32) | u64::from(rd32::<BE>(blk, 16));
         let ts_ns = i.ts_ns(t);
         self.last_ts = ts_ns;
-        deliver(&Frame {
+        let frame = Frame {
             iface: i.id,
             linktype: i.linktype,
             ts_ns,
             orig_len: rd32::<BE>(blk, 24),
             data: &blk[HDR..HDR + caplen as usize],
-        });
+        };
+        if let Some(f) = &i.filter {
+            if !f.accepts(&frame) {
+                return Ok(());
+            }
+        }
+        deliver(&frame);
         Ok(())
     }
 
@@ -320,13 +344,19 @@ impl Section {
                 "packet length {caplen} exceeds the {MAX_CAPLEN}-byte limit"
             ));
         }
-        deliver(&Frame {
+        let frame = Frame {
             iface: i.id,
             linktype: i.linktype,
             ts_ns: self.last_ts,
             orig_len,
             data: &blk[HDR..HDR + caplen],
-        });
+        };
+        if let Some(f) = &i.filter {
+            if !f.accepts(&frame) {
+                return Ok(());
+            }
+        }
+        deliver(&frame);
         Ok(())
     }
 }
