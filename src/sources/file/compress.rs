@@ -8,10 +8,11 @@
 //! error. [`Corrupt`] and [`SourceError`] keep the two apart on their way
 //! through the decoders, which pass the source's errors on unchanged.
 
-use std::cell::Cell;
 use std::fmt;
 use std::io::{self, BufReader, Read};
-use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::Arc;
 
 /// A compression format of a capture.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,7 +46,7 @@ impl Compression {
 }
 
 /// Compressed bytes read so far, shared with the reader that counts them.
-pub(super) type Counter = Rc<Cell<u64>>;
+pub(super) type Counter = Arc<AtomicU64>;
 
 /// Bytes read ahead to find a magic number: the longest, xz's.
 const SNIFF: usize = 6;
@@ -109,11 +110,11 @@ impl<R: Read> Read for Sniffed<R> {
 
 /// The decompressed bytes of `r` in format `c`, and a count of the
 /// compressed bytes read so far (for progress and messages).
-pub(super) fn decoder<'r, R: Read + 'r>(
+pub(super) fn decoder<'r, R: Read + Send + 'r>(
     r: R,
     c: Compression,
-) -> io::Result<(Box<dyn Read + 'r>, Counter)> {
-    let read = Rc::new(Cell::new(0));
+) -> io::Result<(Box<dyn Read + Send + 'r>, Counter)> {
+    let read = Counter::default();
     let src = BufReader::with_capacity(
         SOURCE_BUF,
         Source {
@@ -121,7 +122,7 @@ pub(super) fn decoder<'r, R: Read + 'r>(
             read: read.clone(),
         },
     );
-    let inner: Box<dyn Read + 'r> = match c {
+    let inner: Box<dyn Read + Send + 'r> = match c {
         Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(src)),
         Compression::Zstd => {
             let mut d = zstd::stream::read::Decoder::with_buffer(src)?;
@@ -148,14 +149,14 @@ pub(super) fn decoder<'r, R: Read + 'r>(
 /// The compressed source: counts bytes and marks its own errors.
 struct Source<R> {
     r: R,
-    read: Rc<Cell<u64>>,
+    read: Counter,
 }
 
 impl<R: Read> Read for Source<R> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
         match self.r.read(out) {
             Ok(k) => {
-                self.read.set(self.read.get() + k as u64);
+                self.read.fetch_add(k as u64, Ordering::Relaxed);
                 Ok(k)
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => Err(e),
@@ -209,9 +210,9 @@ impl Corrupt {
 /// A decoder whose errors are told apart: the source's are handed on as
 /// they were, the decoder's become [`Corrupt`].
 struct Decoded<'r> {
-    inner: Box<dyn Read + 'r>,
+    inner: Box<dyn Read + Send + 'r>,
     codec: Compression,
-    read: Rc<Cell<u64>>,
+    read: Counter,
 }
 
 impl Read for Decoded<'_> {
@@ -235,12 +236,93 @@ impl Read for Decoded<'_> {
                     io::ErrorKind::InvalidData,
                     Corrupt {
                         codec: self.codec,
-                        compressed_read: self.read.get(),
+                        compressed_read: self.read.load(Ordering::Relaxed),
                         detail,
                     },
                 ))
             }
         }
+    }
+}
+
+/// Decompressed bytes handed over at a time by [`ahead`]'s thread.
+const CHUNK: usize = 1 << 20;
+/// Chunks in flight at most.
+const CHUNKS_IN_FLIGHT: usize = 4;
+
+/// `r` read on a thread of `scope`'s, in chunks handed over a bounded
+/// channel: decompression then runs beside the parsing and decoding, as
+/// `zstd -dc F | tuntrace read -` would run it. Memory: a few chunks.
+/// The thread ends at the input's end or error, or when the reader is
+/// dropped and it has a chunk to hand over.
+pub(super) fn ahead<'s, 'r: 's>(
+    scope: &'s std::thread::Scope<'s, '_>,
+    mut r: Box<dyn Read + Send + 'r>,
+) -> Ahead {
+    let (full_tx, full_rx) = sync_channel::<io::Result<Vec<u8>>>(CHUNKS_IN_FLIGHT);
+    let (empty_tx, empty_rx) = sync_channel::<Vec<u8>>(CHUNKS_IN_FLIGHT + 2);
+    scope.spawn(move || loop {
+        let mut buf = empty_rx.try_recv().unwrap_or_default();
+        buf.resize(CHUNK, 0);
+        let mut n = 0;
+        let end = loop {
+            if n == CHUNK {
+                break None;
+            }
+            match r.read(&mut buf[n..]) {
+                Ok(0) => break Some(Ok(())),
+                Ok(k) => n += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => break Some(Err(e)),
+            }
+        };
+        buf.truncate(n);
+        if n > 0 && full_tx.send(Ok(buf)).is_err() {
+            return;
+        }
+        match end {
+            None => {}
+            Some(Ok(())) => return,
+            Some(Err(e)) => {
+                let _ = full_tx.send(Err(e));
+                return;
+            }
+        }
+    });
+    Ahead {
+        full: full_rx,
+        empty: empty_tx,
+        cur: Vec::new(),
+        at: 0,
+    }
+}
+
+/// The reading end of [`ahead`].
+pub(super) struct Ahead {
+    full: Receiver<io::Result<Vec<u8>>>,
+    empty: SyncSender<Vec<u8>>,
+    cur: Vec<u8>,
+    at: usize,
+}
+
+impl Read for Ahead {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.at == self.cur.len() {
+            match self.full.recv() {
+                Ok(Ok(next)) => {
+                    let done = std::mem::replace(&mut self.cur, next);
+                    let _ = self.empty.try_send(done);
+                    self.at = 0;
+                }
+                Ok(Err(e)) => return Err(e),
+                // The thread ended: the input did.
+                Err(_) => return Ok(0),
+            }
+        }
+        let k = out.len().min(self.cur.len() - self.at);
+        out[..k].copy_from_slice(&self.cur[self.at..self.at + k]);
+        self.at += k;
+        Ok(k)
     }
 }
 
@@ -255,20 +337,37 @@ mod tests {
         e.finish().unwrap()
     }
 
-    fn all(r: impl Read) -> io::Result<Vec<u8>> {
-        let s = Sniffed::new(r)?;
-        let c = s.compression();
+    /// Everything `r` holds, decompressed (on a thread ahead) if it is.
+    fn all(r: impl Read + Send) -> io::Result<Vec<u8>> {
+        let mut s = Sniffed::new(r)?;
         let mut out = Vec::new();
-        match c {
+        match s.compression() {
             None => {
-                let mut s = s;
                 s.read_to_end(&mut out)?;
             }
             Some(c) => {
-                decoder(s, c)?.0.read_to_end(&mut out)?;
+                let d = decoder(s, c)?.0;
+                std::thread::scope(|sc| ahead(sc, d).read_to_end(&mut out))?;
             }
         }
         Ok(out)
+    }
+
+    #[test]
+    fn chunks_ahead_arrive_whole_and_in_order() {
+        let data: Vec<u8> = (0..3 * CHUNK as u32 + 17)
+            .map(|i| (i % 251) as u8)
+            .collect();
+        let mut out = Vec::new();
+        std::thread::scope(|sc| ahead(sc, Box::new(&data[..])).read_to_end(&mut out)).unwrap();
+        assert_eq!(out, data);
+        // A reader dropped early does not hold its thread.
+        std::thread::scope(|sc| {
+            let mut r = ahead(sc, Box::new(&data[..]));
+            let mut b = [0; 10];
+            r.read_exact(&mut b).unwrap();
+            assert_eq!(b[..], data[..10]);
+        });
     }
 
     #[test]

@@ -6,7 +6,8 @@
 
 use std::cell::Cell;
 use std::io::{self, Read};
-use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use super::Progress;
 
@@ -180,7 +181,7 @@ pub(super) struct Meter<'p> {
     /// For a compressed file: the compressed bytes read, told instead of
     /// the offset in the decompressed data (the progress total is the
     /// file's size).
-    source: Option<Rc<Cell<u64>>>,
+    source: Option<Arc<AtomicU64>>,
 }
 
 impl<'p> Meter<'p> {
@@ -195,7 +196,7 @@ impl<'p> Meter<'p> {
     }
 
     /// Tells the bytes `source` counts instead of the input's offset.
-    pub(super) fn counting(self, source: Rc<Cell<u64>>) -> Self {
+    pub(super) fn counting(self, source: Arc<AtomicU64>) -> Self {
         Meter {
             source: Some(source),
             ..self
@@ -204,14 +205,20 @@ impl<'p> Meter<'p> {
 
     #[inline]
     fn tick(&mut self, read_to: u64) {
-        let read_to = self.source.as_ref().map_or(read_to, |s| s.get());
+        let read_to = self
+            .source
+            .as_ref()
+            .map_or(read_to, |s| s.load(Ordering::Relaxed));
         if read_to >= self.told.0 + PROGRESS_STEP {
             self.tell(read_to);
         }
     }
 
     fn tell(&mut self, read_to: u64) {
-        let read_to = self.source.as_ref().map_or(read_to, |s| s.get());
+        let read_to = self
+            .source
+            .as_ref()
+            .map_or(read_to, |s| s.load(Ordering::Relaxed));
         let (at, frames) = (read_to.max(self.told.0), self.frames.get());
         if (at, frames) != self.told {
             self.to.advance(at - self.told.0, frames - self.told.1);

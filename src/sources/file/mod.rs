@@ -270,7 +270,7 @@ pub fn read_file<F: FnMut(&Frame<'_>)>(
 /// [`read_file`] over any reader (bytes in memory in tests and fuzzing);
 /// `name` is used in messages and as the default interface stem.
 /// (`tuntrace read` reads a pipe through [`read_file`], as `-`.)
-pub fn read_stream<R: Read, F: FnMut(&Frame<'_>)>(
+pub fn read_stream<R: Read + Send, F: FnMut(&Frame<'_>)>(
     reader: R,
     name: &Path,
     opts: &FileOptions,
@@ -280,7 +280,7 @@ pub fn read_stream<R: Read, F: FnMut(&Frame<'_>)>(
     read_any(reader, name, opts, ifaces, on_frame)
 }
 
-fn read_any<R: Read, F: FnMut(&Frame<'_>)>(
+fn read_any<R: Read + Send, F: FnMut(&Frame<'_>)>(
     reader: R,
     path: &Path,
     opts: &FileOptions,
@@ -296,7 +296,10 @@ fn read_any<R: Read, F: FnMut(&Frame<'_>)>(
         None => read_input(sniffed, None, path, opts, ifaces, on_frame),
         Some(c) => {
             let (r, read) = compress::decoder(sniffed, c).map_err(open_err)?;
-            read_input(r, Some((c, read)), path, opts, ifaces, on_frame)
+            std::thread::scope(|s| {
+                let r = compress::ahead(s, r);
+                read_input(r, Some((c, read)), path, opts, ifaces, on_frame)
+            })
         }
     }
 }

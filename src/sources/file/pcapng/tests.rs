@@ -13,7 +13,7 @@ use crate::write::{Endian, PcapngWriter, TsResolution};
 /// (interface name, link type, ts_ns, orig_len, data)
 type Got = Vec<(String, LinkType, u64, u32, Vec<u8>)>;
 
-fn read_from(r: impl Read) -> (Result<ReadSummary, FileError>, Got) {
+fn read_from(r: impl Read + Send) -> (Result<ReadSummary, FileError>, Got) {
     let mut t = IfaceTable::new();
     let mut raw = Vec::new();
     let res = read_stream(
