@@ -54,15 +54,6 @@ impl<'p, R: Read> Input<'p, R> {
         }
     }
 
-    pub(super) fn reader_mut(&mut self) -> &mut R {
-        &mut self.r
-    }
-
-    /// Reads on after an end of input, for a reader that has more now.
-    pub(super) fn resume(&mut self) {
-        self.eof = false;
-    }
-
     /// The unconsumed bytes.
     #[inline]
     pub(super) fn window(&self) -> &[u8] {

@@ -3,8 +3,8 @@
 //! A 4 MiB buffer is filled with plain `read()` and records are parsed in
 //! place, so memory stays flat whatever the file size (no mmap: mapped file
 //! pages would count as our RSS, and in this VM faulting them in cost more
-//! than copying). Every [`Frame`] borrows from that buffer. A large classic
-//! pcap file can be read as two halves on two threads ([`split_plan`]).
+//! than copying). Every [`Frame`] borrows from that buffer. A large file
+//! can be read in parts by several threads ([`split_plan`]).
 //! Our own parser, not libpcap's, because libpcap refuses pcapng files whose
 //! interfaces have different link types.
 //!
@@ -17,7 +17,10 @@ mod pcap;
 mod pcapng;
 mod split;
 
-pub use split::{plan as split_plan, plan_at as split_plan_at, SplitPlan};
+pub use split::{
+    plan as split_plan, plan_at as split_plan_at, plan_parts as split_plan_parts, Gather,
+    PartsRead, SplitPlan, Tally,
+};
 
 use std::cell::Cell;
 use std::fmt;

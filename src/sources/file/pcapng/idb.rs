@@ -50,7 +50,7 @@ impl TsUnit {
 }
 
 /// One IDB of the current section, as packets need it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Iface {
     pub(super) id: IfaceId,
     pub(super) linktype: LinkType,
