@@ -285,118 +285,29 @@ impl SplitPlan {
             st: cur.st.as_ref().map(State::speculated),
             ifaces: ifaces.clone(),
         }));
-        let next = AtomicUsize::new(0);
-        let floor = AtomicUsize::new(0);
-        let cancel = AtomicBool::new(false);
-        let taken = (Mutex::new(0usize), Condvar::new());
-        let window = threads + WINDOW_EXTRA;
-        let (tx, rx) = channel::<(usize, Done<P>)>();
-        let me = &self;
         let mut used = 0;
-        let end = std::thread::scope(|s| {
-            for _ in 0..threads {
-                let tx = tx.clone();
-                let (next, floor, cancel, taken, spec, new_part) =
-                    (&next, &floor, &cancel, &taken, &spec, &new_part);
-                s.spawn(move || loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= k {
-                        break;
-                    }
-                    {
-                        let mut t = taken.0.lock().unwrap_or_else(|e| e.into_inner());
-                        while i >= *t + window && !cancel.load(Ordering::Relaxed) {
-                            t = taken.1.wait(t).unwrap_or_else(|e| e.into_inner());
-                        }
-                    }
-                    if cancel.load(Ordering::Relaxed) {
-                        break;
-                    }
-                    if i < floor.load(Ordering::Relaxed) {
-                        continue;
-                    }
-                    let spec = Arc::clone(&spec.lock().unwrap_or_else(|e| e.into_inner()));
-                    let done = me.read_part(i, &spec, opts, new_part(), cancel);
-                    if tx.send((i, done)).is_err() {
-                        break;
-                    }
-                });
-            }
-            drop(tx);
-            let mut pending: Vec<Option<Done<P>>> = (0..k).map(|_| None).collect();
-            let mut i = 0;
-            let end = loop {
-                while pending[i].is_none() {
-                    match rx.recv() {
-                        Ok((j, d)) if j >= i => pending[j] = Some(d),
-                        Ok(_) => {}
-                        // Every worker is gone: one panicked (re-raised
-                        // when the scope ends).
-                        Err(_) => break,
-                    }
-                }
-                let Some(d) = pending[i].take() else {
-                    break Err(Fail::Io(io::Error::other("a worker thread failed")));
-                };
-                let fits = cur.at == self.cuts[i]
-                    && !d.new_names
-                    && match (&cur.st, &d.assumed, &d.reach.st) {
-                        (Some(real), Some(assumed), Some(ended)) => ended.part_holds(assumed, real),
-                        _ => true,
-                    };
-                let mut reach = d.reach;
-                if fits {
-                    if here.take(d.tally) {
-                        used += 1;
-                        cur.frames += reach.frames;
-                        cur.oversize += reach.oversize;
-                        cur.at = reach.stop;
-                        cur.st = reach.st.take();
-                    } else {
-                        // Counted again here, to where the part stopped.
-                        let again = self.read_range(&cur, reach.stop, ifaces, None, here);
-                        let _ = cur.advance(again);
-                    }
-                }
-                let next_cut = self.cuts.get(i + 1).copied();
-                if fits && reach.end.is_ok() && Some(cur.at) == next_cut {
-                    i += 1;
-                } else if fits && (next_cut.is_none() || reach.end.is_ok()) {
-                    // The last part, or the file ended before the part did.
-                    break reach.end;
-                } else {
-                    match self.read_on(&mut cur, i, ifaces, here) {
-                        Ok(j) => i = j,
-                        Err(end) => break end,
-                    }
-                }
-                floor.store(i, Ordering::Relaxed);
-                for p in pending.iter_mut().take(i) {
-                    *p = None;
-                }
-                *taken.0.lock().unwrap_or_else(|e| e.into_inner()) = i;
-                taken.1.notify_all();
-                let changed = {
-                    let sp = spec.lock().unwrap_or_else(|e| e.into_inner());
-                    sp.ifaces.len() != ifaces.len()
-                        || match (&sp.st, &cur.st) {
-                            (Some(a), Some(b)) => !b.same_section(a),
-                            _ => false,
-                        }
-                };
-                if changed {
-                    *spec.lock().unwrap_or_else(|e| e.into_inner()) = Arc::new(Spec {
-                        st: cur.st.as_ref().map(State::speculated),
-                        ifaces: ifaces.clone(),
-                    });
-                }
+        let end = if threads == 1 {
+            // In order on this thread, for tests and fuzzing: the same
+            // taking of parts, no thread.
+            let never = AtomicBool::new(false);
+            let mut fetch = |i: usize| {
+                let sp = Arc::clone(&spec.lock().unwrap_or_else(|e| e.into_inner()));
+                Some(self.read_part(i, &sp, opts, new_part(), &never))
             };
-            cancel.store(true, Ordering::Relaxed);
-            drop(taken.0.lock().unwrap_or_else(|e| e.into_inner()));
-            taken.1.notify_all();
-            drop(rx);
-            end
-        });
+            self.take_parts(
+                &mut cur,
+                ifaces,
+                here,
+                &spec,
+                &mut used,
+                &mut fetch,
+                &mut |_| {},
+            )
+        } else {
+            self.read_spread(
+                &mut cur, opts, ifaces, threads, &new_part, here, &spec, &mut used,
+            )
+        };
         let format = match self.kind {
             Kind::Classic { .. } => Format::Pcap,
             Kind::Pcapng { .. } => Format::Pcapng,
@@ -414,6 +325,160 @@ impl SplitPlan {
             result,
             used,
             parts: k,
+        }
+    }
+
+    /// [`Self::read`] with `threads` (two or more) workers.
+    #[allow(clippy::too_many_arguments)]
+    fn read_spread<P, N, G>(
+        &self,
+        cur: &mut Cursor,
+        opts: &FileOptions,
+        ifaces: &mut IfaceTable,
+        threads: usize,
+        new_part: &N,
+        here: &mut G,
+        spec: &Mutex<Arc<Spec>>,
+        used: &mut usize,
+    ) -> Result<(), Fail>
+    where
+        P: Tally + Send,
+        N: Fn() -> P + Sync,
+        G: Gather<P>,
+    {
+        let k = self.cuts.len();
+        let next = AtomicUsize::new(0);
+        let floor = AtomicUsize::new(0);
+        let cancel = AtomicBool::new(false);
+        let taken = (Mutex::new(0usize), Condvar::new());
+        let window = threads + WINDOW_EXTRA;
+        let (tx, rx) = channel::<(usize, Done<P>)>();
+        std::thread::scope(|s| {
+            for _ in 0..threads {
+                let tx = tx.clone();
+                let (next, floor, cancel, taken) = (&next, &floor, &cancel, &taken);
+                s.spawn(move || loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= k {
+                        break;
+                    }
+                    {
+                        let mut t = taken.0.lock().unwrap_or_else(|e| e.into_inner());
+                        while i >= *t + window && !cancel.load(Ordering::Relaxed) {
+                            t = taken.1.wait(t).unwrap_or_else(|e| e.into_inner());
+                        }
+                    }
+                    if cancel.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    if i < floor.load(Ordering::Relaxed) {
+                        continue;
+                    }
+                    let sp = Arc::clone(&spec.lock().unwrap_or_else(|e| e.into_inner()));
+                    let done = self.read_part(i, &sp, opts, new_part(), cancel);
+                    if tx.send((i, done)).is_err() {
+                        break;
+                    }
+                });
+            }
+            drop(tx);
+            let mut pending: Vec<Option<Done<P>>> = (0..k).map(|_| None).collect();
+            let mut fetch = |i: usize| {
+                // Parts passed over are dropped.
+                for p in pending.iter_mut().take(i) {
+                    *p = None;
+                }
+                while pending[i].is_none() {
+                    match rx.recv() {
+                        Ok((j, d)) if j >= i => pending[j] = Some(d),
+                        Ok(_) => {}
+                        // Every worker is gone: one panicked (re-raised
+                        // when the scope ends).
+                        Err(_) => break,
+                    }
+                }
+                pending[i].take()
+            };
+            let mut moved = |i: usize| {
+                floor.store(i, Ordering::Relaxed);
+                *taken.0.lock().unwrap_or_else(|e| e.into_inner()) = i;
+                taken.1.notify_all();
+            };
+            let end = self.take_parts(cur, ifaces, here, spec, used, &mut fetch, &mut moved);
+            cancel.store(true, Ordering::Relaxed);
+            drop(taken.0.lock().unwrap_or_else(|e| e.into_inner()));
+            taken.1.notify_all();
+            drop(rx);
+            end
+        })
+    }
+
+    /// The caller's side: takes the parts in file order from `fetch`, or
+    /// reads on here where one does not fit; tells `moved` the next part
+    /// wanted. Ends with how the file ended.
+    #[allow(clippy::too_many_arguments)]
+    fn take_parts<P, G: Gather<P>>(
+        &self,
+        cur: &mut Cursor,
+        ifaces: &mut IfaceTable,
+        here: &mut G,
+        spec: &Mutex<Arc<Spec>>,
+        used: &mut usize,
+        fetch: &mut dyn FnMut(usize) -> Option<Done<P>>,
+        moved: &mut dyn FnMut(usize),
+    ) -> Result<(), Fail> {
+        let mut i = 0;
+        loop {
+            let Some(d) = fetch(i) else {
+                return Err(Fail::Io(io::Error::other("a worker thread failed")));
+            };
+            let fits = cur.at == self.cuts[i]
+                && !d.new_names
+                && match (&cur.st, &d.assumed, &d.reach.st) {
+                    (Some(real), Some(assumed), Some(ended)) => ended.part_holds(assumed, real),
+                    _ => true,
+                };
+            let mut reach = d.reach;
+            if fits {
+                if here.take(d.tally) {
+                    *used += 1;
+                    cur.frames += reach.frames;
+                    cur.oversize += reach.oversize;
+                    cur.at = reach.stop;
+                    cur.st = reach.st.take();
+                } else {
+                    // Counted again here, to where the part stopped.
+                    let again = self.read_range(cur, reach.stop, ifaces, None, here);
+                    let _ = cur.advance(again);
+                }
+            }
+            let next_cut = self.cuts.get(i + 1).copied();
+            if fits && reach.end.is_ok() && Some(cur.at) == next_cut {
+                i += 1;
+            } else if fits && (next_cut.is_none() || reach.end.is_ok()) {
+                // The last part, or the file ended before the part did.
+                return reach.end;
+            } else {
+                match self.read_on(cur, i, ifaces, here) {
+                    Ok(j) => i = j,
+                    Err(end) => return end,
+                }
+            }
+            moved(i);
+            let changed = {
+                let sp = spec.lock().unwrap_or_else(|e| e.into_inner());
+                sp.ifaces.len() != ifaces.len()
+                    || match (&sp.st, &cur.st) {
+                        (Some(a), Some(b)) => !b.same_section(a),
+                        _ => false,
+                    }
+            };
+            if changed {
+                *spec.lock().unwrap_or_else(|e| e.into_inner()) = Arc::new(Spec {
+                    st: cur.st.as_ref().map(State::speculated),
+                    ifaces: ifaces.clone(),
+                });
+            }
         }
     }
 
@@ -503,7 +568,8 @@ impl SplitPlan {
             end: to,
             stop: cancel,
         };
-        let mut inp = Input::at(reader, from.at, meter);
+        let len = usize::try_from(to.saturating_sub(from.at)).unwrap_or(usize::MAX);
+        let mut inp = Input::sized(reader, from.at, meter, len);
         let mut deliver = |f: &Frame<'_>| {
             frames.set(frames.get() + 1);
             tally.frame(f);
