@@ -125,6 +125,10 @@ pub struct ReadArgs {
     /// names the ends of path changes and groups each node's underlay addresses
     #[arg(long, value_name = "FILE")]
     pub nodes: Option<PathBuf>,
+    /// Threads that read a large file (cut into parts, each counted apart; the report is the
+    /// same whatever the number). Default: the available cores
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: Option<u16>,
     #[command(flatten)]
     pub decode: DecodeArgs,
 }

@@ -8,7 +8,7 @@ use crate::exit;
 use crate::flows::FlowTable;
 use crate::iface::IfaceTable;
 use crate::os::pcap::Bpf;
-use crate::pipeline::read_into;
+use crate::pipeline::{default_threads, read_threads};
 use crate::render;
 use crate::report::{build_report, SourceInfo};
 use crate::sources::file::{is_stdin, FileError, FileOptions, FrameFilter, Progress};
@@ -72,6 +72,7 @@ pub fn run(args: &ReadArgs) -> u8 {
     let mut code = exit::OK;
     let mut any_read = false;
     let terminal = std::io::stderr().is_terminal();
+    let threads = args.threads.map_or_else(default_threads, usize::from);
     for (i, path) in args.files.iter().enumerate() {
         let size = match is_stdin(path) {
             true => 0,
@@ -99,7 +100,7 @@ pub fn run(args: &ReadArgs) -> u8 {
             });
         }
         let before = table.total;
-        let result = read_into(&mut table, path, &opts, &cfg, &mut ifaces);
+        let result = read_threads(&mut table, path, &opts, &cfg, &mut ifaces, threads);
         if let Some(p) = &progress {
             p.finish();
         }

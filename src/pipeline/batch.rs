@@ -22,6 +22,14 @@ impl Sink for &mut FlowTable {
     }
 }
 
+/// Counting into a table of its own (a part of a file read in parts).
+impl Sink for FlowTable {
+    #[inline]
+    fn take(&mut self, slots: &mut Vec<Event>, filled: usize) {
+        self.ingest_batch(&slots[..filled]);
+    }
+}
+
 /// Decodes frames into fixed slots (in place: nothing is built and then
 /// copied per frame) and hands each full batch to its [`Sink`].
 pub(super) struct Batcher<S: Sink> {
@@ -60,6 +68,17 @@ impl<S: Sink> Batcher<S> {
     fn flush(&mut self) {
         self.sink.take(&mut self.slots, self.filled);
         self.filled = 0;
+    }
+
+    /// Hands over the partial batch, so the sink holds every frame fed.
+    pub(super) fn drain(&mut self) {
+        if self.filled > 0 {
+            self.flush();
+        }
+    }
+
+    pub(super) fn sink_mut(&mut self) -> &mut S {
+        &mut self.sink
     }
 
     /// Hands over the last, partial batch.

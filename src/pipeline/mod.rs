@@ -1,7 +1,8 @@
 //! Frame → decode → flow table: the per-packet path every command shares.
 //!
-//! Two ways in. A capture file goes in whole through [`read_into`], which
-//! uses both cores and keeps the result that of a one-thread read. Frames
+//! Two ways in. A capture file goes in whole through [`read_into`] or
+//! [`read_threads`], which use several cores and keep the result that of a
+//! one-thread read. Frames
 //! that arrive one at a time (a live NIC, a probe) go through
 //! [`Pipeline::feed`], which also hands back the decode for callers that look
 //! further.
@@ -14,10 +15,12 @@ use std::sync::mpsc::sync_channel;
 use crate::decode::{decode_frame, DecodeConfig, Decoded};
 use crate::flows::{FlowTable, Limits};
 use crate::iface::IfaceTable;
-use crate::sources::file::{read_file, split_plan, FileError, FileOptions, ReadSummary, SplitPlan};
+use crate::sources::file::{
+    read_file, split_plan, FileError, FileOptions, Gather, PartsRead, ReadSummary, SplitPlan, Tally,
+};
 use crate::sources::Frame;
 
-use batch::{count_handed_off, Batcher, Handoff};
+use batch::{count_handed_off, Batcher, Handoff, Sink};
 
 /// Events per batch decoded and counted on one thread: enough to overlap
 /// the pair lookups ([`FlowTable::ingest_batch`]), few enough to stay in the
@@ -54,30 +57,8 @@ impl Pipeline {
     }
 }
 
-/// Reads the capture file at `path` into `table`, on both cores.
-///
-/// How: a classic pcap file of 64 MiB or more is cut at a record boundary
-/// near the middle, and each thread reads, decodes and counts its part into
-/// a table of its own (copying a file out of the page cache costs about as
-/// much as decoding it, so one core cannot do both at full speed). Any
-/// other file (pcapng, small, a pipe) is read and decoded on a second thread
-/// while this one counts, batches of events passing between them through a
-/// bounded channel.
-///
-/// What holds whatever the file and wherever the cut falls:
-/// - `table` ends exactly as a one-thread read in file order leaves it, so
-///   the report is byte-for-byte the same, limits or not.
-/// - The cut (found by a chain of plausible record headers, which packet
-///   bytes can imitate) is trusted only when the first part's reader lands
-///   exactly on it; otherwise that reader goes on to the end of the file
-///   and the second part's counts are dropped.
-/// - The second part's table is merged in only when the merge equals
-///   counting its frames here ([`FlowTable::merge_following`]: nothing
-///   spilled, everything new fits under the limits); otherwise its frames
-///   are read and counted again on this thread.
-/// - Errors, damage offsets and frame counts are those of a one-thread read;
-///   every frame before the damage is counted.
-/// - Memory stays flat: fixed read buffers and a bounded number of batches.
+/// Reads the capture file at `path` into `table` on every available core
+/// ([`read_threads`] with [`default_threads`]).
 pub fn read_into(
     table: &mut FlowTable,
     path: &Path,
@@ -85,34 +66,92 @@ pub fn read_into(
     cfg: &DecodeConfig,
     ifaces: &mut IfaceTable,
 ) -> Result<ReadSummary, FileError> {
-    match split_plan(path, opts) {
-        Some(plan) => read_halves(table, &plan, opts, cfg, ifaces),
+    read_threads(table, path, opts, cfg, ifaces, default_threads())
+}
+
+/// The cores this process may use (1 if unknown).
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Reads the capture file at `path` into `table` on `threads` threads.
+///
+/// How: with one thread, the file is read, decoded and counted here. With
+/// more, a file of 64 MiB or more (classic pcap or pcapng) is cut into parts
+/// at guessed record or block boundaries, and `threads` workers each read,
+/// decode and count a part into a table of its own, taking the next part
+/// as they free up (copying a file out of the page cache costs about as
+/// much as decoding it, so one core cannot do both at full speed). Any
+/// other file (small, a pipe) is read and decoded on a second thread while
+/// this one counts, batches of events passing between them through a
+/// bounded channel.
+///
+/// What holds whatever the file, the thread count and wherever cuts fall:
+/// - `table` ends exactly as a one-thread read in file order leaves it, so
+///   the report is byte-for-byte the same, limits or not.
+/// - A part is used only when the reading before it landed exactly on its
+///   start, in the state it assumed there (pcapng: byte order, interfaces,
+///   previous packet time); otherwise this thread reads on from where the
+///   reading stands, to a later cut that it lands on.
+/// - A part's table is merged in only when the merge equals counting its
+///   frames here ([`FlowTable::merge_following`]: nothing spilled,
+///   everything new fits under the limits); otherwise its frames are read
+///   and counted again on this thread.
+/// - Errors, damage offsets and frame counts are those of a one-thread read;
+///   every frame before the damage is counted.
+/// - Memory stays bounded: fixed read buffers per worker, and at most a
+///   few parts' tables more than workers waiting to be merged.
+pub fn read_threads(
+    table: &mut FlowTable,
+    path: &Path,
+    opts: &FileOptions,
+    cfg: &DecodeConfig,
+    ifaces: &mut IfaceTable,
+    threads: usize,
+) -> Result<ReadSummary, FileError> {
+    if threads <= 1 {
+        let mut here = Batcher::new(cfg, COUNT_BATCH, &mut *table);
+        let result = read_file(path, opts, ifaces, |f| here.feed(f));
+        here.finish();
+        return result;
+    }
+    match split_plan(path, opts, ifaces, threads) {
+        Some(plan) => read_parts(table, plan, opts, cfg, ifaces, threads).result,
         None => read_handing_off(table, path, opts, cfg, ifaces),
     }
 }
 
-/// Both parts of a split file, each counted by its own thread: the split
-/// path of [`read_into`], for a plan given (tests and fuzzing force cuts).
-pub fn read_halves(
+/// A file cut into parts, read by `threads` workers: the split path of
+/// [`read_threads`], for a plan given (tests and fuzzing force cuts).
+pub fn read_parts(
     table: &mut FlowTable,
-    plan: &SplitPlan,
+    plan: SplitPlan,
     opts: &FileOptions,
     cfg: &DecodeConfig,
     ifaces: &mut IfaceTable,
-) -> Result<ReadSummary, FileError> {
-    let iface = ifaces.intern(plan.label());
-    let mut second = FlowTable::new(table.limits());
-    let mut one = Batcher::new(cfg, COUNT_BATCH, &mut *table);
-    let mut two = Batcher::new(cfg, COUNT_BATCH, &mut second);
-    let out = plan.read(opts, iface, |f| one.feed(f), |f| two.feed(f));
-    one.finish();
-    two.finish();
-    if out.second_used && !table.merge_following(&second) {
-        let mut one = Batcher::new(cfg, COUNT_BATCH, &mut *table);
-        plan.read_second_again(iface, |f| one.feed(f));
-        one.finish();
+    threads: usize,
+) -> PartsRead {
+    let limits = table.limits();
+    let mut here = Batcher::new(cfg, COUNT_BATCH, &mut *table);
+    let new_part = || Batcher::new(cfg, COUNT_BATCH, FlowTable::new(limits));
+    let out = plan.read(opts, ifaces, threads, new_part, &mut here);
+    here.finish();
+    out
+}
+
+impl<S: Sink> Tally for Batcher<S> {
+    #[inline]
+    fn frame(&mut self, f: &Frame<'_>) {
+        self.feed(f);
     }
-    out.result
+}
+
+impl Gather<Batcher<FlowTable>> for Batcher<&mut FlowTable> {
+    fn take(&mut self, mut part: Batcher<FlowTable>) -> bool {
+        part.drain();
+        self.drain();
+        self.sink_mut().merge_following(part.sink_mut())
+    }
 }
 
 /// A file read and decoded on a second thread while this one counts.

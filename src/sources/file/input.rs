@@ -44,9 +44,15 @@ impl<'p, R: Read> Input<'p, R> {
     /// An input whose first byte is at file offset `base` (offsets in
     /// messages stay file offsets).
     pub(super) fn at(r: R, base: u64, meter: Option<Meter<'p>>) -> Self {
+        Self::sized(r, base, meter, BUF_SIZE)
+    }
+
+    /// An input of a reader that holds at most `len` bytes (a short part
+    /// of a file): a buffer that size does, as [`BUF_SIZE`] would.
+    pub(super) fn sized(r: R, base: u64, meter: Option<Meter<'p>>, len: usize) -> Self {
         Input {
             r,
-            buf: vec![0; BUF_SIZE],
+            buf: vec![0; len.clamp(1, BUF_SIZE)],
             pos: 0,
             end: 0,
             base,
@@ -54,15 +60,6 @@ impl<'p, R: Read> Input<'p, R> {
             meter,
             oversize: 0,
         }
-    }
-
-    pub(super) fn reader_mut(&mut self) -> &mut R {
-        &mut self.r
-    }
-
-    /// Reads on after an end of input, for a reader that has more now.
-    pub(super) fn resume(&mut self) {
-        self.eof = false;
     }
 
     /// The unconsumed bytes.

@@ -4,8 +4,8 @@
 //! A 4 MiB buffer is filled with plain `read()` and records are parsed in
 //! place, so memory stays flat whatever the file size (no mmap: mapped file
 //! pages would count as our RSS, and in this VM faulting them in cost more
-//! than copying). Every [`Frame`] borrows from that buffer. A large classic
-//! pcap file can be read as two halves on two threads ([`split_plan`]).
+//! than copying). Every [`Frame`] borrows from that buffer. A large file
+//! can be read in parts by several threads ([`split_plan`]).
 //! Our own parser, not libpcap's, because libpcap refuses pcapng files whose
 //! interfaces have different link types.
 //!
@@ -24,7 +24,10 @@ mod pcapng;
 mod split;
 
 pub use compress::Compression;
-pub use split::{plan as split_plan, plan_at as split_plan_at, SplitPlan};
+pub use split::{
+    plan as split_plan, plan_at as split_plan_at, plan_parts as split_plan_parts, Gather,
+    PartsRead, SplitPlan, Tally,
+};
 
 use std::cell::Cell;
 use std::fmt;
@@ -410,7 +413,7 @@ fn detect_and_read<R: Read, F: FnMut(&Frame<'_>)>(
     let b = inp.window();
     let magic = [b[0], b[1], b[2], b[3]];
     if magic == pcapng::SHB_MAGIC {
-        pcapng::read(inp, ifaces, opts.filter.as_deref(), deliver)?;
+        pcapng::read(inp, ifaces, opts.filter.clone(), deliver)?;
         return Ok(Format::Pcapng);
     }
     let Some((be, nanos)) = pcap::magic(magic) else {
@@ -602,6 +605,23 @@ mod tests {
         }
     }
 
+    /// Each frame's first byte, as a split read's part and its gatherer.
+    #[derive(Default)]
+    struct FirstBytes(Vec<u8>);
+
+    impl Tally for FirstBytes {
+        fn frame(&mut self, f: &Frame<'_>) {
+            self.0.push(f.data[0]);
+        }
+    }
+
+    impl Gather<FirstBytes> for FirstBytes {
+        fn take(&mut self, part: FirstBytes) -> bool {
+            self.0.extend(part.0);
+            true
+        }
+    }
+
     fn numbered(path: &Path, linktype: LinkType, n: u32) {
         let file = File::create(path).unwrap();
         let mut w =
@@ -629,19 +649,14 @@ mod tests {
         .unwrap();
         assert_eq!((s.frames, one.len()), (1500, 1500));
         assert!(one.iter().all(|b| b % 2 == 0));
-        let cut = 24 + 1700 * 116;
-        let plan = split_plan_at(&path, &opts, cut).expect("a plan");
-        let (mut a, mut b) = (Vec::new(), Vec::new());
-        let out = plan.read(
-            &opts,
-            crate::iface::IfaceId(0),
-            |f| a.push(f.data[0]),
-            |f| b.push(f.data[0]),
-        );
-        assert!(out.second_used);
+        let cuts = [24 + 900 * 116, 24 + 1700 * 116, 24 + 2500 * 116];
+        let mut t = IfaceTable::new();
+        let plan = split_plan_at(&path, &opts, &mut t, &cuts).expect("a plan");
+        let mut here = FirstBytes::default();
+        let out = plan.read(&opts, &mut t, 3, FirstBytes::default, &mut here);
+        assert_eq!(out.used, 4, "every part's frames used");
         assert_eq!(out.result.unwrap().frames, 1500);
-        a.extend(b);
-        assert_eq!(a, one);
+        assert_eq!(here.0, one);
 
         // A link type the expression does not compile for: exit 2, no frame.
         numbered(&path, LinkType::RAW, 10);

@@ -126,6 +126,11 @@ pub(super) struct Cut {
 }
 
 impl Cut {
+    /// Where the record that the input ended inside starts.
+    pub(super) fn offset(&self) -> u64 {
+        self.offset
+    }
+
     pub(super) fn damage(&self) -> Fail {
         damaged(
             self.offset,

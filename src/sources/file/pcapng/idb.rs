@@ -64,6 +64,23 @@ pub(super) struct Iface {
     pub(super) filter: Option<Arc<dyn LinkFilter>>,
 }
 
+/// Equal when packets read the same: the filter is compiled from the link
+/// type, so it is left out (a split part compares the interfaces it assumed
+/// with the ones in effect at its cut).
+impl PartialEq for Iface {
+    fn eq(&self, o: &Self) -> bool {
+        (
+            self.id,
+            self.linktype,
+            self.unit,
+            self.offset_ns,
+            self.snaplen,
+        ) == (o.id, o.linktype, o.unit, o.offset_ns, o.snaplen)
+    }
+}
+
+impl Eq for Iface {}
+
 impl Iface {
     /// A packet block's timestamp (in this interface's units) in ns.
     #[inline]

@@ -6,12 +6,14 @@
 //! every other block is skipped unread.
 
 use std::io::Read;
+use std::sync::Arc;
 
 mod idb;
 
 use super::input::{Input, BUF_SIZE};
 use super::{damaged, link_filter, rd16, rd32, Fail, FrameFilter, MAX_BLOCK, MAX_CAPLEN};
 use crate::iface::IfaceTable;
+use crate::linktype::LinkType;
 use crate::sources::Frame;
 use idb::Iface;
 
@@ -26,44 +28,170 @@ const EPB: u32 = 6;
 /// Type, length, byte-order magic, version, section length, trailing length.
 const SHB_MIN: usize = 28;
 
+/// A `last_ts` no packet has set yet, in a part of a split read: the
+/// real one is known only once the previous part is.
+pub(in crate::sources::file) const TS_UNKNOWN: u64 = u64::MAX;
+
 /// Per-section state; the interfaces are reset by every SHB.
-struct Section<'f> {
+#[derive(Default, Debug, Clone)]
+struct Section {
     ifaces: Vec<Iface>,
     /// Simple Packet Blocks carry no time: they get the previous packet's.
     last_ts: u64,
+    /// A Simple Packet Block took `last_ts` while it was [`TS_UNKNOWN`].
+    borrowed_ts: bool,
     /// Compiled for each interface's link type.
-    filter: Option<&'f dyn FrameFilter>,
+    filter: SectionFilter,
     /// Why the filter failed for an interface (its block is not damaged).
-    filter_fail: Option<Fail>,
+    filter_fail: Option<(LinkType, String)>,
+}
+
+/// The `--filter` a section compiles for each interface it defines.
+#[derive(Clone, Default)]
+struct SectionFilter(Option<Arc<dyn FrameFilter>>);
+
+impl std::fmt::Debug for SectionFilter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "filter" } else { "none" })
+    }
+}
+
+/// Where a read stands between two blocks: what a read that starts at a
+/// block boundary in the middle of the file needs (a split read's part).
+#[derive(Debug, Clone)]
+pub(in crate::sources::file) struct State {
+    be: bool,
+    sec: Section,
+}
+
+impl State {
+    /// The state to assume at a cut with this one the latest known: same
+    /// section and interfaces, the previous packet's time unknown.
+    pub(in crate::sources::file) fn speculated(&self) -> State {
+        State {
+            be: self.be,
+            sec: Section {
+                ifaces: self.sec.ifaces.clone(),
+                last_ts: TS_UNKNOWN,
+                borrowed_ts: false,
+                filter: self.sec.filter.clone(),
+                filter_fail: None,
+            },
+        }
+    }
+
+    /// Same byte order and interfaces.
+    pub(in crate::sources::file) fn same_section(&self, other: &State) -> bool {
+        self.be == other.be && self.sec.ifaces == other.sec.ifaces
+    }
+
+    pub(in crate::sources::file) fn be(&self) -> bool {
+        self.be
+    }
+
+    /// Whether a part read from `speculated` and ending in `self` gave the
+    /// frames a read in `real` (the true state at the part's start) gives,
+    /// and so ends in the true state [`Self::after`]. Conservative: a
+    /// "no" only costs reading the part again.
+    pub(in crate::sources::file) fn part_holds(&self, speculated: &State, real: &State) -> bool {
+        let same = speculated.same_section(real);
+        // Unless the true previous time is itself unknown, no packet may
+        // have taken the unknown one, and one must have set a known one.
+        let times = real.sec.last_ts == TS_UNKNOWN
+            || (!self.sec.borrowed_ts && self.sec.last_ts != TS_UNKNOWN);
+        same && times
+    }
 }
 
 /// Reads every section of a pcapng file; `inp` starts at the first SHB.
 pub(super) fn read<R: Read, F: FnMut(&Frame<'_>)>(
     inp: &mut Input<'_, R>,
     ifaces: &mut IfaceTable,
-    filter: Option<&dyn FrameFilter>,
+    filter: Option<Arc<dyn FrameFilter>>,
     deliver: &mut F,
 ) -> Result<(), Fail> {
-    let mut sec = Section {
-        ifaces: Vec::new(),
-        last_ts: 0,
-        filter,
-        filter_fail: None,
+    let be = section_header(inp, true)?;
+    let mut st = State {
+        be,
+        sec: Section {
+            filter: SectionFilter(filter),
+            ..Section::default()
+        },
     };
-    let mut first = true;
+    read_from(inp, &mut st, ifaces, deliver)
+}
+
+/// Reads blocks from a block boundary in state `st` to the end of input,
+/// keeping `st` up to date. On an error, `st` is the state at the block
+/// the error names.
+pub(in crate::sources::file) fn read_from<R: Read, F: FnMut(&Frame<'_>)>(
+    inp: &mut Input<'_, R>,
+    st: &mut State,
+    ifaces: &mut IfaceTable,
+    deliver: &mut F,
+) -> Result<(), Fail> {
     loop {
-        let be = section_header(inp, first)?;
-        first = false;
-        sec.ifaces.clear();
-        let more = if be {
-            blocks::<R, F, true>(inp, &mut sec, ifaces, deliver)?
+        let more = if st.be {
+            blocks::<R, F, true>(inp, &mut st.sec, ifaces, deliver)?
         } else {
-            blocks::<R, F, false>(inp, &mut sec, ifaces, deliver)?
+            blocks::<R, F, false>(inp, &mut st.sec, ifaces, deliver)?
         };
         if !more {
             return Ok(());
         }
+        st.be = section_header(inp, false)?;
+        st.sec.ifaces.clear();
     }
+}
+
+/// Bytes [`head`] looks at: interface blocks beyond are read by the parts.
+const HEAD_BYTES: usize = 256 << 10;
+
+/// Reads the first SHB and the interface (and other non-packet) blocks
+/// after it, up to the first packet block or a block that is not all in
+/// the buffer: the state a split read starts its first part in.
+pub(in crate::sources::file) fn head<R: Read>(
+    inp: &mut Input<'_, R>,
+    ifaces: &mut IfaceTable,
+    filter: Option<Arc<dyn FrameFilter>>,
+) -> Result<State, Fail> {
+    let be = section_header(inp, true)?;
+    let mut sec = Section {
+        filter: SectionFilter(filter),
+        ..Section::default()
+    };
+    inp.fill(HEAD_BYTES)?;
+    loop {
+        let w = inp.window();
+        if w.len() < 8 {
+            break;
+        }
+        let rd = |at| {
+            if be {
+                rd32::<true>(w, at)
+            } else {
+                rd32::<false>(w, at)
+            }
+        };
+        let (btype, len) = (rd(0), rd(4) as usize);
+        if matches!(btype, SHB | PB | SPB | EPB) || len < 12 || len % 4 != 0 || len > w.len() {
+            break;
+        }
+        if rd(len - 4) as usize != len {
+            break;
+        }
+        let blk = &w[..len];
+        let ok = if be {
+            sec.block::<_, true>(btype, blk, ifaces, &mut |_| {})
+        } else {
+            sec.block::<_, false>(btype, blk, ifaces, &mut |_| {})
+        };
+        if ok.is_err() {
+            break;
+        }
+        inp.advance(len);
+    }
+    Ok(State { be, sec })
 }
 
 /// Consumes the SHB at the current position; returns whether the section is
@@ -156,7 +284,7 @@ fn trailer_mismatch(len: u32, trailer: u32) -> String {
 /// Reads the blocks of one section. True when another SHB follows.
 fn blocks<R: Read, F: FnMut(&Frame<'_>), const BE: bool>(
     inp: &mut Input<'_, R>,
-    sec: &mut Section<'_>,
+    sec: &mut Section,
     ifaces: &mut IfaceTable,
     deliver: &mut F,
 ) -> Result<bool, Fail> {
@@ -187,8 +315,10 @@ fn blocks<R: Read, F: FnMut(&Frame<'_>), const BE: bool>(
                 return Err(damaged(inp.offset_at(pos), detail));
             }
             if let Err(d) = sec.block::<F, BE>(btype, blk, ifaces, deliver) {
-                let fail = sec.filter_fail.take();
-                return Err(fail.unwrap_or_else(|| damaged(inp.offset_at(pos), d)));
+                return Err(match sec.filter_fail.take() {
+                    Some((linktype, detail)) => Fail::Filter { linktype, detail },
+                    None => damaged(inp.offset_at(pos), d),
+                });
             }
             pos += len;
         }
@@ -235,7 +365,7 @@ fn blocks<R: Read, F: FnMut(&Frame<'_>), const BE: bool>(
     }
 }
 
-impl Section<'_> {
+impl Section {
     /// Handles one whole block other than an SHB. Errors are damage details
     /// for the block's offset.
     #[inline(always)]
@@ -251,10 +381,12 @@ impl Section<'_> {
             SPB => self.simple::<F, BE>(blk, deliver),
             IDB => {
                 let mut i = idb::parse::<BE>(blk, self.ifaces.len(), ifaces)?;
-                match link_filter(self.filter, i.linktype) {
+                match link_filter(self.filter.0.as_deref(), i.linktype) {
                     Ok(f) => i.filter = f,
                     Err(fail) => {
-                        self.filter_fail = Some(fail);
+                        if let Fail::Filter { linktype, detail } = fail {
+                            self.filter_fail = Some((linktype, detail));
+                        }
                         return Err(String::new());
                     }
                 }
@@ -334,6 +466,9 @@ impl Section<'_> {
         let Some(i) = self.ifaces.first() else {
             return Err(undefined(0, 0));
         };
+        if self.last_ts == TS_UNKNOWN {
+            self.borrowed_ts = true;
+        }
         let orig_len = rd32::<BE>(blk, 8);
         let mut caplen = (blk.len() - HDR - 4).min(orig_len as usize);
         if i.snaplen != 0 {

@@ -1,0 +1,98 @@
+//! pcapng parts: the head (first section header and interfaces) and cut
+//! finding at block boundaries.
+
+use std::fs::File;
+use std::sync::Arc;
+
+use super::super::input::Input;
+use super::super::pcapng::{self as ng, State};
+use super::super::{rd32, FrameFilter, MAX_BLOCK};
+use super::classic::read_full;
+use super::Range;
+use crate::iface::IfaceTable;
+
+/// Bytes read at a planned cut to find a block boundary.
+const PROBE_BYTES: usize = 1 << 20;
+/// Blocks a boundary guess must chain through (fewer if the file ends).
+const CHAIN: usize = 16;
+
+/// The state after the file's first section header and the interface
+/// blocks that follow it, and the offset there; `None` if they are
+/// damaged (the one-thread read reports it).
+pub(super) fn head(
+    file: &File,
+    ifaces: &mut IfaceTable,
+    filter: Option<Arc<dyn FrameFilter>>,
+) -> Option<(State, u64)> {
+    let reader = Range {
+        file,
+        pos: 0,
+        end: u64::MAX,
+        stop: None,
+    };
+    let mut inp = Input::new(reader, None);
+    let st = ng::head(&mut inp, ifaces, filter).ok()?;
+    Some((st, inp.consumed()))
+}
+
+/// Finds plausible block boundaries: a chain of blocks of a known kind,
+/// each a multiple of 4 bytes long with its length repeated at its end, in
+/// the byte order of the first section or the other one.
+pub(super) struct Finder {
+    be: bool,
+}
+
+impl Finder {
+    pub(super) fn new(be: bool) -> Self {
+        Finder { be }
+    }
+
+    /// The first plausible boundary at or after `at`. Blocks start at
+    /// multiples of 4 from the file start.
+    pub(super) fn find(&self, file: &File, at: u64, size: u64) -> Option<u64> {
+        let at = at.next_multiple_of(4);
+        if at >= size {
+            return None;
+        }
+        let mut buf = vec![0u8; PROBE_BYTES.min(usize::try_from(size - at).ok()?)];
+        let n = read_full(file, &mut buf, at)?;
+        let b = &buf[..n];
+        let at_eof = at + n as u64 >= size;
+        (0..n)
+            .step_by(4)
+            .find(|&o| chain(&b[o..], self.be, at_eof) || chain(&b[o..], !self.be, at_eof))
+            .map(|o| at + o as u64)
+    }
+}
+
+/// Whether `b` starts with [`CHAIN`] plausible blocks, or at least 3 before
+/// the probe ends, or some that end exactly at the end of the file.
+fn chain(b: &[u8], be: bool, at_eof: bool) -> bool {
+    let rd = |at: usize| {
+        if be {
+            rd32::<true>(b, at)
+        } else {
+            rd32::<false>(b, at)
+        }
+    };
+    let mut pos = 0usize;
+    for n in 0..CHAIN {
+        if b.len() - pos < 12 {
+            return n >= 3 || (at_eof && pos == b.len() && n > 0);
+        }
+        let (btype, len) = (rd(pos), rd(pos + 4));
+        let known = matches!(btype, 1..=10 | 0x0a0d_0d0a | 0x0000_0bad | 0x4000_0bad);
+        if !known || len < 12 || len % 4 != 0 || len > MAX_BLOCK {
+            return false;
+        }
+        let len = len as usize;
+        if len > b.len() - pos {
+            return n >= 3;
+        }
+        if rd(pos + len - 4) as usize != len {
+            return false;
+        }
+        pos += len;
+    }
+    true
+}
