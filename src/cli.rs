@@ -11,9 +11,10 @@ Exit codes:
   1  autodetect: no interface matched the method
   2  usage error; a file that cannot be read or is not a capture (merge:
      not a report; --k8s: not a pod/node list); an interface that does
-     not exist or cannot be captured on
-  3  a capture file is damaged (everything before the damage is reported;
-     stderr gives the byte offset)
+     not exist or cannot be captured on; read: a --filter that does not
+     compile, `-` given twice
+  3  a capture file (or its gzip/zstd/xz stream) is damaged (everything
+     before the damage is reported; stderr gives the byte offset)
   4  audit, merge: findings were reported
   5  probe: the request left encapsulated but no reply came back
   6  probe: the request was not seen on any captured interface
@@ -33,7 +34,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Read pcap/pcapng files and report, per interface, the tunnels and inner pairs
+    /// Read pcap/pcapng files (compressed too, or `-` for stdin) and report, per interface, the
+    /// tunnels and inner pairs
     #[command(after_help = EXIT_CODES)]
     Read(ReadArgs),
     /// Capture on the node's NICs at once and report the same, live

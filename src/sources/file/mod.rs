@@ -116,7 +116,8 @@ pub enum FileError {
     /// Exit 2. The detail says what was expected.
     NotCapture { path: PathBuf, detail: String },
     /// Damaged after a valid start: all frames before `offset` were
-    /// delivered. Exit 3. In a compressed file, `offset` counts
+    /// delivered (`frames_before` counts them: with a filter, those it
+    /// accepted). Exit 3. In a compressed file, `offset` counts
     /// decompressed bytes and the detail says which stream it was.
     Damaged {
         path: PathBuf,
