@@ -589,3 +589,287 @@ fn sigterm_during_write_keeps_report_and_file_whole() {
         started.elapsed()
     );
 }
+
+/// How scrapes went: answered whole, refused or closed before an answer
+/// (clean), or cut (an answer that stopped short).
+#[derive(Debug, Default)]
+struct Scrapes {
+    whole: u64,
+    clean_close: u64,
+    cut: Vec<String>,
+    last_body: String,
+}
+
+/// One `GET path` over a fresh connection; classifies the outcome.
+fn scrape(port: u16, path: &str, s: &mut Scrapes) {
+    let Ok(mut c) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        s.clean_close += 1;
+        return;
+    };
+    let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
+    let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    if c.write_all(req.as_bytes()).is_err() {
+        s.clean_close += 1;
+        return;
+    }
+    let mut got = Vec::new();
+    let read = c.read_to_end(&mut got);
+    let text = String::from_utf8_lossy(&got).into_owned();
+    if got.is_empty() {
+        s.clean_close += 1;
+        return;
+    }
+    let whole = read.is_ok()
+        && text.starts_with("HTTP/1.1 200")
+        && text.split_once("\r\n\r\n").is_some_and(|(head, body)| {
+            let len = head
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().to_string())
+                })
+                .and_then(|v| v.parse::<usize>().ok());
+            match len {
+                Some(n) => body.len() == n,
+                // Chunked: whole when the last chunk came.
+                None => body.ends_with("0\r\n\r\n"),
+            }
+        });
+    if whole {
+        s.whole += 1;
+        s.last_body = text;
+    } else {
+        s.cut.push(format!("{read:?}: {text:.300}"));
+    }
+}
+
+/// SIGTERM while `/metrics` and `/report` are scraped back to back: every
+/// scrape is answered whole or refused/closed before an answer, the daemon
+/// exits 0, and its final report counts the 300 frames sent before.
+#[test]
+fn sigterm_during_scrapes_answers_or_closes_cleanly() {
+    if !can_run("sigterm_scrape") {
+        return;
+    }
+    let started = Instant::now();
+    let lab = Lab::new(Underlay::Net30, Mode::RawOnly);
+    let t = lab.tuntrace(
+        "vms71",
+        &[
+            "live",
+            "-i",
+            "ens33",
+            "--format",
+            "json",
+            "--interval",
+            "200ms",
+            "--metrics",
+            "127.0.0.1:9913",
+            "--metrics-pairs",
+        ],
+    );
+    let inj = Injector::open(&lab, "vms71", "ens33");
+    let sent = send_batch(&inj, NODES, POD_A, 56, 300);
+    let stop = Arc::new(AtomicBool::new(false));
+    let stop2 = stop.clone();
+    let ns = lab.ns("vms71");
+    let scraper = std::thread::spawn(move || {
+        in_netns(&ns, || {
+            let mut s = Scrapes::default();
+            while !stop2.load(Relaxed) {
+                scrape(9913, "/metrics", &mut s);
+                scrape(9913, "/report", &mut s);
+            }
+            s
+        })
+    });
+    // Until the daemon's counters have the 300 frames (scrapes go on).
+    let want = format!("tuntrace_tunnel_packets_total{{device=\"ens33\",direction=\"egress\",encap=\"ipip\",outer_src=\"192.168.30.71\",outer_dst=\"172.31.255.1\",vni=\"\"}} {sent}");
+    let end = Instant::now() + Duration::from_secs(10);
+    let mut body = String::new();
+    while Instant::now() < end {
+        let mut s = Scrapes::default();
+        in_netns(&lab.ns("vms71"), || scrape(9913, "/metrics", &mut s));
+        body = s.last_body;
+        if body.contains(&want) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(body.contains(&want), "{want}\nnot in:\n{body}");
+    t.signal(libc::SIGTERM);
+    let r = t.finish(Duration::from_secs(10));
+    std::thread::sleep(Duration::from_millis(100));
+    stop.store(true, Relaxed);
+    let s = scraper.join().unwrap();
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let j = r.json();
+    assert_eq!(sent, 300);
+    assert_eq!(
+        u(&j["packets"]["total"]),
+        sent,
+        "dropped {}",
+        drops(&j, "ens33")
+    );
+    assert_eq!(pair_packets(&j, "ens33", POD_A), sent);
+    assert!(s.cut.is_empty(), "scrapes cut short: {:#?}", s.cut);
+    assert!(s.whole >= 4 && s.clean_close >= 1, "{s:?}");
+    eprintln!(
+        "sigterm scrape: sent {sent}, counted {}, scrapes whole {}, refused/closed {} ({:?})",
+        j["packets"]["total"],
+        s.whole,
+        s.clean_close,
+        started.elapsed()
+    );
+}
+
+/// The flood: 1,000,000 frames, each its own inner pair, over 100,000
+/// outer pairs. Frames 0..901,000 cycle over outer pairs 0..1,000 (901
+/// each, 901,000 inner pairs: past the 65,536 kept by name); then 99,000
+/// frames each on a new outer pair (past the 4,096 tunnels kept).
+const FLOOD: u64 = 1_000_000;
+const FIRST: u64 = 901_000;
+const CYCLE: u64 = 1000;
+const OUTER_PAIRS: u64 = CYCLE + (FLOOD - FIRST);
+/// `Limits::default()`: tunnels and inner pairs kept by name.
+const MAX_TUNNELS: u64 = 4096;
+const MAX_PAIRS: u64 = 65_536;
+/// Frames a second: what one capture loop takes with room on 2 cores.
+const FLOOD_RATE: u64 = 150_000;
+
+fn flood_pairs(i: u64) -> ((u32, u32), (u32, u32)) {
+    let k = if i < FIRST {
+        i % CYCLE
+    } else {
+        CYCLE + i - FIRST
+    };
+    let outer = (ip([172, 16, 0, 0]) + k as u32, NOWHERE);
+    let inner = (ip([10, 128, 0, 0]) + i as u32, ip([10, 244, 5, 194]));
+    (outer, inner)
+}
+
+/// Sends the flood, paced to [`FLOOD_RATE`]; returns the frames sent.
+fn send_flood(inj: &Injector) -> u64 {
+    let start = Instant::now();
+    let mut buf = Vec::with_capacity(128);
+    let mut sent = 0;
+    for i in 0..FLOOD {
+        let (outer, inner) = flood_pairs(i);
+        ipip_frame(&mut buf, outer, inner, 0);
+        sent += u64::from(inj.send(&buf));
+        if i % 1000 == 999 {
+            let due = Duration::from_secs_f64((i + 1) as f64 / FLOOD_RATE as f64);
+            if let Some(ahead) = due.checked_sub(start.elapsed()) {
+                std::thread::sleep(ahead);
+            }
+        }
+    }
+    sent
+}
+
+/// What one NIC's report of the flood must hold: every frame counted (less
+/// kernel drops), the tunnels and pairs past the limits in the `other`
+/// rows, and, with no drops, exactly the rows the flood's layout gives.
+fn check_flood(j: &Value, iface: &str, sent: u64) -> (u64, u64) {
+    let dropped = drops(j, iface);
+    let l = link(j, iface);
+    let counted = u(&l["packets"]);
+    assert_eq!(
+        counted,
+        sent - dropped,
+        "{iface}: sent {sent}, dropped {dropped}"
+    );
+    assert_eq!(u(&j["packets"]["total"]), counted, "{iface}");
+    assert_eq!(u(&l["tunnelled"]), counted, "{iface}");
+    let tunnels = l["tunnels"].as_array().unwrap();
+    assert_eq!(tunnels.len() as u64, MAX_TUNNELS, "{iface}");
+    let other = u(&l["other_tunnels"]["packets"]);
+    let named: u64 = tunnels.iter().map(|t| u(&t["packets"])).sum();
+    assert_eq!(named + other, counted, "{iface}: named tunnels + other");
+    let mut pairs = 0;
+    for t in tunnels {
+        let inner = t["inner"].as_array().unwrap();
+        assert!(
+            inner.iter().all(|p| u(&p["packets"]) == 1),
+            "{iface}: a pair seen twice"
+        );
+        pairs += inner.len() as u64;
+        let sum: u64 = inner.iter().map(|p| u(&p["packets"])).sum();
+        assert_eq!(
+            sum + u(&t["inner_other"]["packets"]) + u(&t["no_inner"]),
+            u(&t["packets"]),
+            "{iface}: {}",
+            t["outer_src"]
+        );
+    }
+    assert_eq!(pairs, MAX_PAIRS, "{iface}: inner pairs kept by name");
+    if dropped == 0 {
+        let busy = tunnels
+            .iter()
+            .filter(|t| u(&t["packets"]) == FIRST / CYCLE)
+            .count() as u64;
+        assert_eq!(
+            busy, CYCLE,
+            "{iface}: the cycled outer pairs, 901 frames each"
+        );
+        let once = tunnels.iter().filter(|t| u(&t["packets"]) == 1).count() as u64;
+        assert_eq!(once, MAX_TUNNELS - CYCLE, "{iface}");
+        assert_eq!(
+            other,
+            FLOOD - FIRST - (MAX_TUNNELS - CYCLE),
+            "{iface}: other tunnels"
+        );
+    }
+    (counted, dropped)
+}
+
+/// 1,000,000 distinct inner pairs over 100,000 outer pairs through a lab NIC
+/// while `live` captures on the sending node and the daemon (`--metrics
+/// --metrics-pairs`) on the receiving one: peak RSS of each under 64 MiB,
+/// totals equal to what was sent (less kernel drops, reported), the excess
+/// past the limits in the `other` rows.
+#[test]
+fn flood_of_a_million_pairs_stays_under_64_mib() {
+    if !can_run("flood") {
+        return;
+    }
+    let started = Instant::now();
+    let lab = Lab::new(Underlay::Net30, Mode::RawOnly);
+    let t71 = lab.tuntrace("vms71", &["live", "-i", "ens33", "--format", "json"]);
+    let t72 = lab.tuntrace(
+        "vms72",
+        &[
+            "live",
+            "-i",
+            "eth0",
+            "--format",
+            "json",
+            "--metrics",
+            "127.0.0.1:9914",
+            "--metrics-pairs",
+        ],
+    );
+    let inj = Injector::open(&lab, "vms71", "ens33");
+    let sent = send_flood(&inj);
+    let sending = started.elapsed();
+    std::thread::sleep(Duration::from_secs(1));
+    let mut s = Scrapes::default();
+    in_netns(&lab.ns("vms72"), || scrape(9914, "/metrics", &mut s));
+    assert_eq!(s.whole, 1, "{s:?}");
+    let (rss71, rss72) = (peak_rss_kib(t71.pid()), peak_rss_kib(t72.pid()));
+    let (r71, r72) = (t71.stop(), t72.stop());
+    assert_eq!(r71.code, Some(0), "{}", r71.stderr);
+    assert_eq!(r72.code, Some(0), "{}", r72.stderr);
+    assert_eq!(sent, FLOOD);
+    let (c71, d71) = check_flood(&r71.json(), "ens33", sent);
+    let (c72, d72) = check_flood(&r72.json(), "eth0", sent);
+    eprintln!(
+        "flood: sent {sent} ({OUTER_PAIRS} outer pairs) in {sending:?}; live (vms71 ens33) \
+         counted {c71}, dropped {d71}, peak RSS {rss71} KiB; daemon (vms72 eth0) counted {c72}, \
+         dropped {d72}, peak RSS {rss72} KiB ({:?} in all)",
+        started.elapsed()
+    );
+    assert!(rss71 < 64 << 10, "live: peak RSS {rss71} KiB");
+    assert!(rss72 < 64 << 10, "daemon: peak RSS {rss72} KiB");
+}

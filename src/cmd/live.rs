@@ -14,7 +14,7 @@ use crate::render::live_view::{self, LiveView};
 use crate::report::Report;
 use crate::session::{self, open_chosen, Ended, FileWriter, Interval, Plan, Session};
 use crate::sources::live::{CaptureConfig, FilterChoice, Nic};
-use crate::timeline::{self, Detector};
+use crate::timeline::Detector;
 
 mod daemon;
 mod files;
@@ -346,8 +346,7 @@ impl Output<'_> {
             let _ = render::jsonl_interval(&part, iv.start_ns, iv.end_ns, &mut self.out)
                 .and_then(|_| self.out.flush());
         }
-        let seen = timeline::observations(&part, self.timeline.nodes());
-        let changes = self.timeline.observe(seen, iv.end_ns);
+        let changes = self.timeline.observe_report(&part, iv.end_ns);
         self.path_changes(&changes);
         if let Some(svg) = &mut self.svg {
             svg.draw(&session.report_of(session.total()), &self.names);
