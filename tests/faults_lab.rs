@@ -735,6 +735,10 @@ const OUTER_PAIRS: u64 = CYCLE + (FLOOD - FIRST);
 /// `Limits::default()`: tunnels and inner pairs kept by name.
 const MAX_TUNNELS: u64 = 4096;
 const MAX_PAIRS: u64 = 65_536;
+/// The bound on peak RSS: 64 MiB for the release build (what CI and nodes
+/// run). An unoptimised build maps a binary several times larger and keeps
+/// more on the stack and heap, so it gets 96 MiB.
+const RSS_LIMIT_KIB: u64 = if cfg!(debug_assertions) { 96 } else { 64 } << 10;
 /// Frames a second: what one capture loop takes with room on 2 cores.
 const FLOOD_RATE: u64 = 150_000;
 
@@ -870,6 +874,6 @@ fn flood_of_a_million_pairs_stays_under_64_mib() {
          dropped {d72}, peak RSS {rss72} KiB ({:?} in all)",
         started.elapsed()
     );
-    assert!(rss71 < 64 << 10, "live: peak RSS {rss71} KiB");
-    assert!(rss72 < 64 << 10, "daemon: peak RSS {rss72} KiB");
+    assert!(rss71 < RSS_LIMIT_KIB, "live: peak RSS {rss71} KiB");
+    assert!(rss72 < RSS_LIMIT_KIB, "daemon: peak RSS {rss72} KiB");
 }
