@@ -14,10 +14,13 @@ use crate::render::live_view::{self, LiveView};
 use crate::report::Report;
 use crate::session::{self, open_chosen, Ended, FileWriter, Interval, Plan, Session};
 use crate::sources::live::{CaptureConfig, FilterChoice, Nic};
-use crate::timeline::{self, Detector};
+use crate::timeline::Detector;
 
 mod daemon;
+mod files;
 mod method;
+
+use files::Reserved;
 
 /// Snaplen when only headers are needed: Ethernet + VLAN + IPv6 + UDP +
 /// VXLAN/Geneve + inner Ethernet + inner IPv6 fit with room to spare.
@@ -48,6 +51,9 @@ impl Settings {
             parse_duration(&a.interval).map_err(|e| format!("--interval {:?}: {e}", a.interval))?;
         if interval < Duration::from_millis(100) {
             return Err(format!("--interval {:?}: at least 100ms", a.interval));
+        }
+        for name in &a.interfaces {
+            crate::session::choose::check_name(name).map_err(|e| e.to_string())?;
         }
         if a.count == Some(0) {
             return Err("--count 0: give at least 1".into());
@@ -167,6 +173,25 @@ async fn capture(
             return exit::USAGE;
         }
     };
+    // Output files first, then the metrics port, then the NICs: what fails
+    // fails before anything else started, and files this run created go
+    // again (see `files`).
+    let reserve = |p: &Option<std::path::PathBuf>, flag: &str| match p {
+        Some(p) if p.as_os_str() != "-" || flag != "--events" => Reserved::open(p, flag).map(Some),
+        _ => Ok(None),
+    };
+    let reserved = reserve(&args.write, "--write").and_then(|w| {
+        let s = reserve(&args.svg, "--svg")?;
+        let e = reserve(&args.metrics.events, "--events")?;
+        Ok((w, s, e))
+    });
+    let (write_file, svg_file, events_file) = match reserved {
+        Ok(r) => r,
+        Err(e) => {
+            super::error(e);
+            return exit::USAGE;
+        }
+    };
     // The metrics port before any NIC: a taken port fails before capture.
     let mut daemon = match &args.metrics.metrics_listen {
         None => None,
@@ -178,16 +203,21 @@ async fn capture(
     let Ok(opened) = open_chosen(platform, &args.interfaces, &st.capture) else {
         return exit::USAGE;
     };
-    let writer = match &args.write {
+    if let Some(d) = &mut daemon {
+        if let Err(code) = d.log_events(events_file) {
+            return code;
+        }
+    }
+    let writer = match write_file {
         None => None,
-        Some(path) => match start_writer(path, &opened.nics, st.capture.snaplen) {
+        Some(f) => match start_writer(f, &opened.nics, st.capture.snaplen) {
             Ok(w) => Some(w),
             Err(code) => return code,
         },
     };
-    let svg = match &args.svg {
+    let svg = match svg_file {
         None => None,
-        Some(path) => match SvgFile::open(path) {
+        Some(f) => match SvgFile::open(f) {
             Ok(f) => Some(f),
             Err(code) => return code,
         },
@@ -276,20 +306,22 @@ fn announce(args: &LiveArgs, st: &Settings, nics: &[Box<dyn Nic>]) {
     );
 }
 
-/// Creates the `--write` file with one interface block per NIC.
-fn start_writer(
-    path: &std::path::Path,
-    nics: &[Box<dyn Nic>],
-    snaplen: u32,
-) -> Result<FileWriter, u8> {
+/// Starts the `--write` file with one interface block per NIC.
+fn start_writer(file: Reserved, nics: &[Box<dyn Nic>], snaplen: u32) -> Result<FileWriter, u8> {
     let blocks: Vec<_> = nics
         .iter()
         .map(|n| (n.name().to_string(), n.linktype(), snaplen))
         .collect();
-    FileWriter::start(path, &blocks).map_err(|e| {
-        super::error(format!("cannot write {}: {e}", path.display()));
-        exit::USAGE
-    })
+    let path = file.path().to_path_buf();
+    file.take(true)
+        .and_then(|f| FileWriter::start_on(f, &path, &blocks))
+        .map_err(|e| {
+            super::error(format!(
+                "--write {}: cannot write there: {e}",
+                path.display()
+            ));
+            exit::USAGE
+        })
 }
 
 /// Where results go: interval records, the live view, the final report.
@@ -314,8 +346,7 @@ impl Output<'_> {
             let _ = render::jsonl_interval(&part, iv.start_ns, iv.end_ns, &mut self.out)
                 .and_then(|_| self.out.flush());
         }
-        let seen = timeline::observations(&part, self.timeline.nodes());
-        let changes = self.timeline.observe(seen, iv.end_ns);
+        let changes = self.timeline.observe_report(&part, iv.end_ns);
         self.path_changes(&changes);
         if let Some(svg) = &mut self.svg {
             svg.draw(&session.report_of(session.total()), &self.names);
@@ -386,13 +417,14 @@ struct SvgFile {
 }
 
 impl SvgFile {
-    fn open(path: &std::path::Path) -> Result<SvgFile, u8> {
-        let file = std::fs::File::create(path).map_err(|e| {
-            super::error(format!("cannot write {}: {e}", path.display()));
+    fn open(file: Reserved) -> Result<SvgFile, u8> {
+        let path = file.path().to_path_buf();
+        let file = file.take(true).map_err(|e| {
+            super::error(format!("--svg {}: cannot write there: {e}", path.display()));
             exit::USAGE
         })?;
         Ok(SvgFile {
-            path: path.to_path_buf(),
+            path,
             file,
             noted: false,
             failed: false,

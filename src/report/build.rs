@@ -101,6 +101,7 @@ pub fn build_report(table: &FlowTable, ifaces: &IfaceTable, sources: Vec<SourceI
         plain_other: count_row(&table.plain.pairs_other),
         too_big: too_big_rows(table, ifaces),
         timeline: Vec::new(),
+        written: None,
     }
 }
 

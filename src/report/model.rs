@@ -31,6 +31,24 @@ pub struct Report {
     /// underlay), oldest first; see `timeline`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub timeline: Vec<PathChange>,
+    /// `live --write`: the capture file, and why it stopped short if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub written: Option<WrittenFile>,
+}
+
+/// The pcapng file `live --write` wrote.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct WrittenFile {
+    pub path: String,
+    /// Packets in the file.
+    pub packets: u64,
+    /// Packets counted but not written, after the file failed.
+    #[serde(default)]
+    pub lost: u64,
+    /// Why writing stopped (e.g. no space left); the file then ends on the
+    /// last whole block written before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// Traffic between the same two ends moved from one path to another.

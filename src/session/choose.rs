@@ -21,6 +21,8 @@ pub struct Selection {
 pub enum SelectError {
     /// `-i NAME` names no interface here; `existing` lists those that exist.
     Unknown { name: String, existing: Vec<String> },
+    /// `-i NAME` cannot be an interface name (a path, say).
+    BadName { name: String, why: &'static str },
     /// Nothing was left after the exclusions.
     NoneLeft { skipped: Vec<(String, String)> },
 }
@@ -32,6 +34,11 @@ impl std::fmt::Display for SelectError {
                 f,
                 "no interface named {name:?} here; interfaces: {}",
                 existing.join(", ")
+            ),
+            SelectError::BadName { name, why } => write!(
+                f,
+                "-i {name:?} is not an interface name ({why}; interface names are 1 to 15 \
+                 bytes without '/' or white space)"
             ),
             SelectError::NoneLeft { skipped } => {
                 write!(f, "no interface to capture on (skipped: ")?;
@@ -54,6 +61,26 @@ pub fn write_skipped(
         write!(f, "{name} ({why})")?;
     }
     Ok(())
+}
+
+/// Why `name` cannot name a Linux interface (the kernel's `dev_valid_name`
+/// rules), so a path given to `-i` is refused before anything is opened.
+pub fn check_name(name: &str) -> Result<(), SelectError> {
+    let why = if name.is_empty() {
+        "it is empty"
+    } else if name.len() > 15 {
+        "it is longer than 15 bytes"
+    } else if name == "." || name == ".." || name.contains('/') {
+        "it is a path"
+    } else if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        "it contains white space"
+    } else {
+        return Ok(());
+    };
+    Err(SelectError::BadName {
+        name: name.to_string(),
+        why,
+    })
 }
 
 /// Chooses the capture list. With `requested` empty: every up interface that
@@ -80,6 +107,7 @@ pub fn select(all: &[Iface], requested: &[String]) -> Result<Selection, SelectEr
         return Ok(sel);
     }
     for name in requested {
+        check_name(name)?;
         if sel.chosen.contains(name) {
             continue;
         }
@@ -160,6 +188,17 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn paths_are_not_interface_names() {
+        for bad in ["/dev/null", "../eth0", "..", "", "a b", "abcdefghijklmnop"] {
+            let e = select(&node(), &[bad.to_string()]).unwrap_err();
+            assert!(matches!(e, SelectError::BadName { .. }), "{bad}: {e}");
+            assert!(e.to_string().contains(&format!("{bad:?}")), "{e}");
+        }
+        assert!(check_name("vxlan.calico").is_ok());
+        assert!(check_name("cali1234567890a").is_ok());
     }
 
     #[test]

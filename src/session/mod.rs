@@ -27,14 +27,14 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 pub use collect::{Finished, Interval};
 pub use open::{drop_privileges, open_chosen, NotStarted, Opened};
 pub use worker::{Reopen, Tap};
-pub use writer::FileWriter;
+pub use writer::{FileWriter, Written};
 
 use crate::decode::DecodeConfig;
 use crate::flows::{FlowTable, Limits};
 use crate::iface::{IfaceId, IfaceTable};
 use crate::os::{Iface, StopRequests};
 use crate::pipeline::Pipeline;
-use crate::report::{build_report, CaptureStats, Report, SourceInfo};
+use crate::report::{build_report, CaptureStats, Report, SourceInfo, WrittenFile};
 use crate::sources::live::Nic;
 use crate::timefmt::now_ns;
 
@@ -102,6 +102,8 @@ pub struct Session {
     col: Collector,
     threads: Vec<Option<JoinHandle<()>>>,
     writer: Option<FileWriter>,
+    /// How `--write` went, once the writer finished.
+    written: Option<Written>,
     duration: Option<Duration>,
     interval: Option<Duration>,
     started: Instant,
@@ -149,6 +151,7 @@ impl Session {
             col,
             threads,
             writer: plan.writer,
+            written: None,
             duration: plan.duration,
             interval: plan.interval,
             started: Instant::now(),
@@ -193,8 +196,13 @@ impl Session {
                     None => break Ended::NicsGone,
                 },
             }
+            let mut handed = false;
             while let Some(iv) = self.col.ready() {
                 on_interval(self, iv);
+                handed = true;
+            }
+            if handed {
+                give_back_memory();
             }
             if self.col.count_reached {
                 break Ended::Count;
@@ -237,9 +245,7 @@ impl Session {
         }
         if let Some(w) = self.writer.take() {
             if self.col.all_finished() {
-                if let Err(e) = w.finish() {
-                    eprintln!("tuntrace: writing the capture file: {e}");
-                }
+                self.written = Some(w.finish());
             } else {
                 eprintln!(
                     "tuntrace: a capture loop did not stop; the capture file may be cut short"
@@ -309,6 +315,23 @@ impl Session {
             })
             .collect();
         let mut report = build_report(&self.col.total, &self.ifaces, sources);
+        report.written = self.written.as_ref().map(|w| {
+            if let Some(e) = &w.error {
+                eprintln!(
+                    "tuntrace: warning: the capture file {} is cut short: {} packets written, \
+                     {} counted but not written ({e})",
+                    w.path.display(),
+                    w.packets,
+                    w.lost
+                );
+            }
+            WrittenFile {
+                path: w.path.display().to_string(),
+                packets: w.packets,
+                lost: w.lost,
+                error: w.error.clone(),
+            }
+        });
         for ((name, id), fin) in self.names.iter().zip(&self.ids).zip(&self.col.finished) {
             let Some(f) = fin else {
                 eprintln!(
@@ -333,6 +356,18 @@ fn warn_drops(name: &str, s: &CaptureStats) {
              interface; the counts are short by that much (raise --buffer-mib or lower --snaplen)",
             s.dropped_by_kernel, s.dropped_by_interface
         );
+    }
+}
+
+/// An interval's work (reports and timeline input for tens of thousands of
+/// pairs) frees a lot at once, which glibc keeps in its per-thread arenas;
+/// handing it back keeps the next interval's peak from stacking on it (the
+/// 64 MiB flood test, tests/faults_lab.rs).
+fn give_back_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free heap pages; no pointer is involved.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 

@@ -40,7 +40,7 @@ mod observe;
 use std::collections::{BTreeSet, HashMap};
 
 use crate::audit::nodes::Nodes;
-use crate::report::{PathChange, PathEnd};
+use crate::report::{PathChange, PathEnd, Report};
 use crate::timefmt::rfc3339;
 
 pub use files::{timeline_of_files, FileInput};
@@ -48,8 +48,10 @@ pub use observe::{observations, parse_rfc3339, Ends, Observation};
 
 /// Moves closer together than this are one flapping event.
 pub const FLAP_WINDOW_NS: u64 = 1_000_000_000;
-/// Pairs of ends tracked at most; new ones past it are not followed.
-pub const MAX_ENDS: usize = 65_536;
+/// Pairs of ends tracked at most; new ones past it are not followed. About
+/// 150 bytes each: with the flow tables, a flood of new pod pairs keeps a
+/// live capture under 64 MiB (tests/faults_lab.rs).
+pub const MAX_ENDS: usize = 16_384;
 /// Events kept at most.
 pub const MAX_EVENTS: usize = 10_000;
 /// Pod pairs remembered per event (for its `pod_pairs` count).
@@ -62,7 +64,7 @@ struct Current {
     last_ns: u64,
     /// Set while more than one path is in use: the path before, and when
     /// the other one started.
-    split_from: Option<(PathEnd, u64)>,
+    split_from: Option<Box<(PathEnd, u64)>>,
 }
 
 /// A pair of ends' traffic on one path within one batch.
@@ -143,6 +145,27 @@ impl Detector {
         self.settle(Some(now_ns))
     }
 
+    /// [`Self::observe`] of a report's observations, leaving out up front
+    /// the new ends there is no room to follow (with tens of thousands of
+    /// new pod pairs an interval, the batch would otherwise hold them all).
+    pub fn observe_report(&mut self, report: &Report, now_ns: u64) -> Vec<PathChange> {
+        let mut room = MAX_ENDS.saturating_sub(self.current.len());
+        let current = &self.current;
+        let batch = observe::observations_if(report, &self.nodes, |e| {
+            if current.contains_key(e) {
+                return true;
+            }
+            // Counted per observation, not per end: near the limit a new
+            // end seen on two paths takes two places.
+            if room == 0 {
+                return false;
+            }
+            room -= 1;
+            true
+        });
+        self.observe(batch, now_ns)
+    }
+
     /// Ends the input: every open event settles; returns those.
     pub fn finish(&mut self) -> Vec<PathChange> {
         self.settle(None)
@@ -172,7 +195,7 @@ impl Detector {
         let room = self.current.len() < MAX_ENDS;
         let Some(cur) = self.current.get_mut(&ends) else {
             if room {
-                let split = overlap.then(|| (latest.path.clone(), segs[0].first_ns));
+                let split = overlap.then(|| Box::new((latest.path.clone(), segs[0].first_ns)));
                 let cur = Current {
                     path: latest.path,
                     last_ns: latest.last_ns,
@@ -191,7 +214,7 @@ impl Detector {
                     .filter(|s| s.path != cur.path)
                     .map(|s| s.first_ns);
                 let since = new_first.min().unwrap_or(latest.first_ns);
-                cur.split_from = Some((cur.path.clone(), since));
+                cur.split_from = Some(Box::new((cur.path.clone(), since)));
             }
             cur.path = latest.path;
             cur.last_ns = cur.last_ns.max(latest.last_ns);
@@ -203,14 +226,14 @@ impl Detector {
                 cur.last_ns = cur.last_ns.max(seg.last_ns);
                 continue;
             }
-            if let Some((old, since)) = cur.split_from.take() {
+            if let Some((old, since)) = cur.split_from.take().map(|b| *b) {
                 // One path left after a split: a move if it is not the old one.
                 if seg.path != old {
                     moves.push((old, seg.path.clone(), since, 0));
                 }
             } else if seg.first_ns < cur.last_ns {
                 // Overlaps the traffic already seen on the current path.
-                cur.split_from = Some((cur.path.clone(), seg.first_ns));
+                cur.split_from = Some(Box::new((cur.path.clone(), seg.first_ns)));
             } else {
                 let gap = seg.first_ns - cur.last_ns;
                 moves.push((cur.path.clone(), seg.path.clone(), seg.first_ns, gap));

@@ -55,6 +55,25 @@ pub(super) fn of_tunnel(
     inner: impl Iterator<Item = (IpAddr, IpAddr, u64)>,
     out: &mut Vec<Observation>,
 ) {
+    of_tunnel_if(
+        nodes,
+        path,
+        (packets, first_ns, last_ns),
+        inner,
+        out,
+        |_| true,
+    );
+}
+
+/// As [`of_tunnel`], keeping only the ends `keep` wants.
+pub(super) fn of_tunnel_if(
+    nodes: &Nodes,
+    path: PathEnd,
+    (packets, first_ns, last_ns): (u64, u64, u64),
+    inner: impl Iterator<Item = (IpAddr, IpAddr, u64)>,
+    out: &mut Vec<Observation>,
+    mut keep: impl FnMut(&Ends) -> bool,
+) {
     let mut ends = Vec::new();
     ends_of(
         nodes,
@@ -62,6 +81,7 @@ pub(super) fn of_tunnel(
         inner,
         &mut ends,
     );
+    ends.retain(|(e, _)| keep(e));
     out.extend(ends.into_iter().map(|(ends, packets)| Observation {
         ends,
         path: path.clone(),
@@ -73,6 +93,15 @@ pub(super) fn of_tunnel(
 
 /// The observations of one report (an interval's).
 pub fn observations(report: &Report, nodes: &Nodes) -> Vec<Observation> {
+    observations_if(report, nodes, |_| true)
+}
+
+/// As [`observations`], keeping only the ends `keep` wants.
+pub(super) fn observations_if(
+    report: &Report,
+    nodes: &Nodes,
+    mut keep: impl FnMut(&Ends) -> bool,
+) -> Vec<Observation> {
     let mut out = Vec::new();
     for link in &report.links {
         for t in &link.tunnels {
@@ -88,7 +117,14 @@ pub fn observations(report: &Report, nodes: &Nodes) -> Vec<Observation> {
                 outer_dst: t.outer_dst,
             };
             let inner = t.inner.iter().map(|p| (p.src, p.dst, p.packets));
-            of_tunnel(nodes, path, (t.packets, first, last), inner, &mut out);
+            of_tunnel_if(
+                nodes,
+                path,
+                (t.packets, first, last),
+                inner,
+                &mut out,
+                &mut keep,
+            );
         }
     }
     out

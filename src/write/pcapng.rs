@@ -171,6 +171,12 @@ impl<W: Write> PcapngWriter<W> {
         self.w.flush()
     }
 
+    /// The sink, to act between blocks (every write call returns with whole
+    /// blocks handed over, so its length is a block boundary then).
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.w
+    }
+
     /// Flushes and returns the sink, reporting a failed flush.
     pub fn finish(mut self) -> io::Result<W> {
         self.w.flush()?;

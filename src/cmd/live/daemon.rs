@@ -3,9 +3,9 @@
 
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::Path;
 use std::time::Duration;
 
+use super::files::Reserved;
 use super::method::MethodWatch;
 use crate::audit::{audit, Expect};
 use crate::cli::LiveArgs;
@@ -23,6 +23,9 @@ pub struct Daemon {
     expect: Option<Expect>,
     /// `--events`.
     events: Option<EventLog>,
+    /// The node's name and `--events` path, for [`Daemon::log_events`].
+    node: String,
+    events_path: Option<std::path::PathBuf>,
     /// `--expect-method`, evaluated again every few seconds.
     method: Option<MethodWatch>,
     /// Held to keep serving; dropped (stopped) with the daemon.
@@ -49,10 +52,6 @@ pub fn start(
     });
     let m = &args.metrics;
     let node = node_name(platform, m.node.as_deref());
-    let events = match &m.events {
-        None => None,
-        Some(path) => Some(EventLog::new(&node, open_events(path)?)),
-    };
     let method = match &m.expect_method {
         None => None,
         Some(raw) => Some(MethodWatch::start(raw, &m.host).map_err(|e| {
@@ -62,7 +61,7 @@ pub fn start(
     };
     let expect = expectations(args, platform, method.is_some());
     let exporter = Exporter::new(Settings {
-        node,
+        node: node.clone(),
         local,
         pairs: m.metrics_pairs,
         max_pairs: m.metrics_max_pairs,
@@ -81,29 +80,14 @@ pub fn start(
     let mut d = Daemon {
         exporter,
         expect,
-        events,
+        events: None,
+        node,
+        events_path: m.events.clone(),
         method,
         _server: server,
     };
     d.follow_pick(true);
     Ok(d)
-}
-
-/// `--events`: stdout for `-`, else the file, appended to (exit 2 when it
-/// cannot be opened).
-fn open_events(path: &Path) -> Result<Box<dyn Write + Send>, u8> {
-    if path == Path::new("-") {
-        return Ok(Box::new(std::io::stdout()));
-    }
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map(|f| Box::new(f) as Box<dyn Write + Send>)
-        .map_err(|e| {
-            super::super::error(format!("--events {}: {e}", path.display()));
-            exit::USAGE
-        })
 }
 
 /// The audit's expectations, when any `--expect-*` or `--pod-cidr` is given
@@ -141,6 +125,23 @@ fn node_name(platform: &dyn Platform, flag: Option<&str>) -> String {
 }
 
 impl Daemon {
+    /// `--events`: stdout for `-`, else the file reserved for it (appended
+    /// to), once the NICs are open.
+    pub fn log_events(&mut self, file: Option<Reserved>) -> Result<(), u8> {
+        let Some(path) = &self.events_path else {
+            return Ok(());
+        };
+        let out: Box<dyn Write + Send> = match file {
+            None => Box::new(std::io::stdout()),
+            Some(f) => Box::new(f.take(false).map_err(|e| {
+                super::super::error(format!("--events {}: {e}", path.display()));
+                exit::USAGE
+            })?),
+        };
+        self.events = Some(EventLog::new(&self.node, out));
+        Ok(())
+    }
+
     /// Re-evaluates `--expect-method` when due and hands the pick to the
     /// gauge and the audit.
     fn follow_pick(&mut self, first: bool) {
