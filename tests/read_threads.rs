@@ -318,3 +318,17 @@ fn damaged_and_truncated_files_fail_at_the_same_offset() {
     );
     every_split_matches(&ng, Limits::default(), &[30_000]);
 }
+
+/// The flag: any count gives the same report; 0 is refused.
+#[test]
+fn threads_flag_on_the_command_line() {
+    let dir = TempDir::new("threads-cli");
+    let path = dir.path("ens33.pcap");
+    classic(&path, Endian::Little, TsResolution::Micro, 500, 3, 4);
+    let one = common::read_json(&[&path], &["--threads", "1"], 0);
+    let four = common::read_json(&[&path], &["--threads", "4"], 0);
+    assert_eq!(one, four);
+    assert_eq!(one["packets"]["total"], 500);
+    let out = common::run(&["read", path.to_str().unwrap(), "--threads", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+}
