@@ -31,8 +31,15 @@ use tuntrace_fuzz::{finish, small_limits};
 /// Records per file at most.
 const MAX_RECORDS: usize = 48;
 
+/// In memory when the system has a tmpfs there: a run writes the file once.
 fn path() -> PathBuf {
-    std::env::temp_dir().join(format!("tuntrace-fuzz-{}-split.cap", std::process::id()))
+    let shm = std::path::Path::new("/dev/shm");
+    let dir = if shm.is_dir() {
+        shm.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    };
+    dir.join(format!("tuntrace-fuzz-{}-split.cap", std::process::id()))
 }
 
 /// Writes the records of `rest` (as the module doc says); the file and the
