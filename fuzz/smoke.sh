@@ -21,6 +21,7 @@ for target in $(cargo fuzz list); do
     esac
     case "$target" in
     read_file | decode_frame | split_equals_one_pass) dict=(-dict=fuzz/dict/capture.dict) ;;
+    k8s_names) dict=(-dict=fuzz/dict/k8s.dict) ;;
     esac
     corpus="$(mktemp -d)"
     start=$SECONDS
