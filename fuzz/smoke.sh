@@ -16,8 +16,9 @@ for target in $(cargo fuzz list); do
     n="$runs"
     dict=()
     case "$target" in
-    # A thread (and for the split, a file and a thread per cut) per run.
-    read_file | split_equals_one_pass) n=$((runs / 10)) ;;
+    # A thread (and for the split, a file and a thread per cut) per run;
+    # several regex compiles per run.
+    read_file | split_equals_one_pass | calico_method) n=$((runs / 10)) ;;
     esac
     case "$target" in
     read_file | decode_frame | split_equals_one_pass) dict=(-dict=fuzz/dict/capture.dict) ;;
