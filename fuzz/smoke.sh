@@ -16,11 +16,13 @@ for target in $(cargo fuzz list); do
     n="$runs"
     dict=()
     case "$target" in
-    # A thread (and for the split, a file and a thread per cut) per run.
-    read_file | split_equals_one_pass) n=$((runs / 10)) ;;
+    # A thread (and for the split, a file and a thread per cut) per run;
+    # several regex compiles per run.
+    read_file | split_equals_one_pass | calico_method) n=$((runs / 10)) ;;
     esac
     case "$target" in
     read_file | decode_frame | split_equals_one_pass) dict=(-dict=fuzz/dict/capture.dict) ;;
+    k8s_names) dict=(-dict=fuzz/dict/k8s.dict) ;;
     esac
     corpus="$(mktemp -d)"
     start=$SECONDS

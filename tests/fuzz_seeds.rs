@@ -352,5 +352,22 @@ fn write_fuzz_seeds() {
     {
         put(&dir, &format!("method-{i:02}"), m.as_bytes());
     }
+    // k8s_names: the `--k8s` test files, and a list using a YAML anchor.
+    let dir = seeds("k8s_names");
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data-k8s");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(data)
+        .expect("tests/data-k8s")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    files.sort();
+    for f in &files {
+        put(
+            &dir,
+            f.file_name().unwrap().to_str().unwrap(),
+            &std::fs::read(f).unwrap(),
+        );
+    }
+    put(&dir, "anchors.yaml", b"kind: PodList\nitems:\n- metadata: &m {name: web, namespace: shop}\n  spec: {nodeName: vms71}\n  status: {podIP: 10.244.1.5, podIPs: [{ip: 10.244.1.5}, {ip: 'fd00::5'}]}\n- metadata: *m\n  status: {podIP: 10.244.1.6}\n");
+
     assert!(written > 50, "{written} seeds");
 }

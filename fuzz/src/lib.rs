@@ -186,3 +186,6 @@ fn check_pick(pick: &Pick, raw: &str, host: &Host, family: Family) {
         pick.interface
     );
 }
+
+pub mod alloc;
+pub mod k8s;

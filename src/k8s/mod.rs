@@ -5,11 +5,13 @@
 //! one). Only the fields used are modelled; everything else is ignored.
 
 mod annotate;
+mod guard;
 mod model;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use ipnet::IpNet;
 
@@ -36,12 +38,14 @@ impl PodRef {
     }
 }
 
-/// Names from every `--k8s` file.
+/// Names from every `--k8s` file. A name is shared by all the addresses
+/// it names (one allocation, not one copy per address): a pod or node with
+/// a long name and many addresses stays the size of its text.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct K8sNames {
-    nodes: BTreeMap<IpAddr, String>,
+    nodes: BTreeMap<IpAddr, Arc<str>>,
     nets: BTreeMap<IpAddr, IpNet>,
-    pods: BTreeMap<IpAddr, PodRef>,
+    pods: BTreeMap<IpAddr, Arc<PodRef>>,
 }
 
 impl K8sNames {
@@ -58,12 +62,12 @@ impl K8sNames {
 
     /// The node an outer address belongs to.
     pub fn node(&self, ip: IpAddr) -> Option<&str> {
-        self.nodes.get(&ip).map(String::as_str)
+        self.nodes.get(&ip).map(|n| &**n)
     }
 
     /// The pod holding an inner address.
     pub fn pod(&self, ip: IpAddr) -> Option<&PodRef> {
-        self.pods.get(&ip)
+        self.pods.get(&ip).map(|p| &**p)
     }
 
     /// The node address with its prefix (Calico's `IPv4Address` annotation).
@@ -73,7 +77,7 @@ impl K8sNames {
 
     /// (address, node name) of every node address, address order.
     pub fn node_addrs(&self) -> impl Iterator<Item = (IpAddr, &str)> {
-        self.nodes.iter().map(|(a, n)| (*a, n.as_str()))
+        self.nodes.iter().map(|(a, n)| (*a, &**n))
     }
 
     pub fn is_empty(&self) -> bool {
@@ -147,28 +151,28 @@ impl K8sNames {
         if item.spec.host_network {
             return Ok(());
         }
-        let pod = PodRef {
+        let pod = Arc::new(PodRef {
             namespace: item.metadata.namespace.unwrap_or_else(|| "default".into()),
             name: item.metadata.name,
             node: item.spec.node_name,
-        };
+        });
         let mut ips: Vec<&str> = item.status.pod_ips.iter().map(|p| p.ip.as_str()).collect();
         if let Some(ip) = &item.status.pod_ip {
             ips.push(ip);
         }
         for ip in ips {
             let addr = parse_ip(ip).map_err(|e| format!("pod {}: {e}", pod.label()))?;
-            self.pods.insert(addr, pod.clone());
+            self.pods.insert(addr, Arc::clone(&pod));
         }
         Ok(())
     }
 
     fn add_node(&mut self, item: Item) -> Result<(), String> {
-        let name = item.metadata.name;
+        let name: Arc<str> = item.metadata.name.into();
         for a in &item.status.addresses {
             if a.kind == "InternalIP" || a.kind == "ExternalIP" {
                 let ip = parse_ip(&a.address).map_err(|e| format!("node {name}: {e}"))?;
-                self.nodes.insert(ip, name.clone());
+                self.nodes.insert(ip, Arc::clone(&name));
             }
         }
         for key in model::CALICO_ADDRESS_KEYS {
@@ -180,7 +184,7 @@ impl K8sNames {
                 Ok(n) => (n.addr(), Some(n)),
                 Err(_) => (v.parse::<IpAddr>().map_err(|_| bad())?, None),
             };
-            self.nodes.insert(ip, name.clone());
+            self.nodes.insert(ip, Arc::clone(&name));
             // The tunnel addresses (/32) name the node, not its subnet.
             if key.ends_with("IPv4Address") || key.ends_with("IPv6Address") {
                 if let Some(n) = net {

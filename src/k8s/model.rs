@@ -96,6 +96,7 @@ pub fn parse(text: &str) -> Result<Doc, String> {
     if text.trim_start().starts_with('{') {
         serde_json::from_str(text).map_err(|e| format!("not a Kubernetes list (JSON): {e}"))
     } else {
+        super::guard::check_yaml_expansion(text)?;
         serde_yaml::from_str(text).map_err(|e| format!("not a Kubernetes list (YAML): {e}"))
     }
 }

@@ -1,0 +1,76 @@
+//! Inputs the fuzz targets (`fuzz/`) or their review turned up, each named
+//! after what it was, asserting the fixed behaviour.
+
+use std::net::IpAddr;
+
+use tuntrace::k8s::K8sNames;
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+/// `k8s_names`: a YAML "billion laughs". 200 aliases of one pod with a
+/// 4 KiB name are 9 KiB of text that serde_yaml's own limit (100 alias
+/// jumps per event) lets through; read, they were 200 pods of 4 KiB names
+/// each, 100 times the file. Now refused, naming the aliases.
+#[test]
+fn k8s_yaml_alias_bomb_is_refused() {
+    let name = "n".repeat(4096);
+    let mut text =
+        format!("kind: PodList\nanchor: &p {{metadata: {{name: {name}}}, status: {{podIP: 10.0.0.1}}}}\nitems: [");
+    text.push_str(&"*p, ".repeat(200));
+    text.push_str("]\n");
+    let err = K8sNames::default().add_text(&text).unwrap_err();
+    assert!(err.contains("YAML aliases expand"), "{err}");
+
+    // A few aliases, as a hand-written file might use, still read.
+    let mut names = K8sNames::default();
+    names
+        .add_text("kind: PodList\nitems:\n- metadata: &m {name: web, namespace: shop}\n  status: {podIP: 10.0.0.1}\n- metadata: *m\n  status: {podIP: 10.0.0.2}\n")
+        .unwrap();
+    assert_eq!(names.pod(ip("10.0.0.2")).unwrap().label(), "shop/web");
+}
+
+/// `k8s_names`: one pod with a long name and many addresses held one copy
+/// of the name per address (a 1 MiB name and 60,000 addresses in 2 MiB of
+/// JSON: 60 GiB). The addresses now share one entry.
+#[test]
+fn k8s_pod_and_node_names_are_shared_by_their_addresses() {
+    let long = "p".repeat(10_000);
+    let ips: Vec<String> = (0..200)
+        .map(|i| format!("{{\"ip\":\"10.1.{}.{}\"}}", i / 250, i % 250))
+        .collect();
+    let pods = format!(
+        r#"{{"kind":"PodList","items":[{{"metadata":{{"name":"{long}","namespace":"ns"}},"status":{{"podIPs":[{}]}}}}]}}"#,
+        ips.join(",")
+    );
+    let mut names = K8sNames::default();
+    names.add_text(&pods).unwrap();
+    let (a, b) = (
+        names.pod(ip("10.1.0.0")).unwrap(),
+        names.pod(ip("10.1.0.199")).unwrap(),
+    );
+    assert_eq!(a.name, long);
+    assert!(std::ptr::eq(a, b), "one entry for both addresses");
+
+    let addrs: Vec<String> = (0..100)
+        .map(|i| {
+            format!(
+                "{{\"type\":\"InternalIP\",\"address\":\"192.168.{}.{}\"}}",
+                i / 250,
+                i % 250
+            )
+        })
+        .collect();
+    let nodes = format!(
+        r#"{{"kind":"NodeList","items":[{{"metadata":{{"name":"{long}"}},"status":{{"addresses":[{}]}}}}]}}"#,
+        addrs.join(",")
+    );
+    names.add_text(&nodes).unwrap();
+    let (a, b) = (
+        names.node(ip("192.168.0.0")).unwrap(),
+        names.node(ip("192.168.0.99")).unwrap(),
+    );
+    assert_eq!(a, long);
+    assert!(std::ptr::eq(a, b), "one name for both addresses");
+}
