@@ -74,3 +74,48 @@ fn k8s_pod_and_node_names_are_shared_by_their_addresses() {
     assert_eq!(a, long);
     assert!(std::ptr::eq(a, b), "one name for both addresses");
 }
+
+/// `split_equals_one_pass`: records longer than the file's snaplen were
+/// counted when their header was seen, so one that straddled the end of
+/// the read buffer (read again after the refill) counted twice: a split
+/// read, whose parts end in more places, reported 4 where one pass said 2.
+/// Here every 512 KiB read ends inside one of 5,000 oversize records.
+#[test]
+fn oversize_record_straddling_a_buffer_refill_is_counted_once() {
+    use tuntrace::linktype::LinkType;
+    use tuntrace::write::pcap::PcapWriter;
+    use tuntrace::write::{Endian, TsResolution};
+    let path = std::env::temp_dir().join(format!("tuntrace-{}-oversize.pcap", std::process::id()));
+    let file = std::fs::File::create(&path).unwrap();
+    let mut w = PcapWriter::new(
+        file,
+        LinkType::ETHERNET,
+        100,
+        Endian::Little,
+        TsResolution::Micro,
+    )
+    .unwrap();
+    for i in 0..5_000u64 {
+        w.write_packet(i * 1000, 200, &[0x45; 200]).unwrap();
+    }
+    drop(w.finish().unwrap());
+    for threads in ["1", "2"] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tuntrace"))
+            .args(["read", "--format", "json", "--threads", threads])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(report["packets"]["total"], 5_000, "--threads {threads}");
+        assert_eq!(
+            report["sources"][0]["oversize_records"], 5_000,
+            "--threads {threads}"
+        );
+    }
+    std::fs::remove_file(&path).unwrap();
+}

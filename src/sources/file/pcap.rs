@@ -168,21 +168,22 @@ fn records_in<R: Read, F: FnMut(&Frame<'_>), const BE: bool>(
         let mut oversize = 0;
         while let Some(h) = buf.get(pos..pos + REC_HDR) {
             let caplen = rd32::<BE>(h, 8);
-            if caplen > p.limit {
-                // Longer than the snaplen: odd writers and fuzzers make
-                // these, and libpcap reads them; past our ceiling is damage.
-                if caplen > MAX_CAPLEN {
-                    let at = inp.offset_at(pos);
-                    inp.oversize += oversize;
-                    return Err(damaged(at, too_long(caplen, p)));
-                }
-                oversize += 1;
+            // Longer than the snaplen: odd writers and fuzzers make these,
+            // and libpcap reads them; past our ceiling is damage.
+            let over = caplen > p.limit;
+            if over && caplen > MAX_CAPLEN {
+                let at = inp.offset_at(pos);
+                inp.oversize += oversize;
+                return Err(damaged(at, too_long(caplen, p)));
             }
             let next = pos + REC_HDR + caplen as usize;
             let Some(data) = buf.get(pos + REC_HDR..next) else {
                 need = REC_HDR + caplen as usize;
                 break;
             };
+            // Counted once read whole: a record that straddles the buffer's
+            // end is seen again after the refill.
+            oversize += u64::from(over);
             // u32 seconds × 10^9 plus a u32 fraction × 10^3 cannot overflow u64.
             let ts_ns =
                 rd32::<BE>(h, 0) as u64 * 1_000_000_000 + rd32::<BE>(h, 4) as u64 * p.frac_ns;
