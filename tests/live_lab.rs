@@ -4,6 +4,7 @@
 
 mod lab;
 
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -750,7 +751,7 @@ fn live_drops_to_nobody_and_keeps_capturing() {
     let dir = std::env::temp_dir().join(format!("{}-privs", lab.prefix));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("vms71.pcapng");
-    let mut t = lab.tuntrace(
+    let t = lab.tuntrace(
         "vms71",
         &[
             "live",
@@ -764,15 +765,23 @@ fn live_drops_to_nobody_and_keeps_capturing() {
             file.to_str().unwrap(),
         ],
     );
+    captures_after_the_drop(&lab, t, "running as nobody", &file, 12);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A running `live` on vms71 ens33 that announced `running` has dropped
+/// to uid 65534 with CAP_NET_RAW alone, then counts `n` IPIP packets in its
+/// report and in its `--write` file.
+fn captures_after_the_drop(lab: &Lab, mut t: lab::Tracer, running: &str, file: &Path, n: u32) {
     let said = t.wait_for("running as", Duration::from_secs(2));
-    assert!(said.contains("running as nobody"), "{said}");
+    assert!(said.contains(running), "{said}");
     let (uid, cap_eff) = identity(t.pid());
     assert!(
         uid.split_whitespace().all(|u| u == "65534"),
         "real, effective, saved and fs uid are nobody's: {uid}"
     );
     assert_eq!(cap_eff, 1 << 13, "CapEff is CAP_NET_RAW alone");
-    lab.send_ipip("vms71", "192.168.30.72", POD1, POD2, 12);
+    lab.send_ipip("vms71", "192.168.30.72", POD1, POD2, n);
     std::thread::sleep(Duration::from_millis(300));
     let r = t.stop();
     assert_eq!(r.code, Some(0), "{}", r.stderr);
@@ -781,7 +790,7 @@ fn live_drops_to_nobody_and_keeps_capturing() {
         "192.168.30.71",
         "192.168.30.72",
         None,
-        12,
+        u64::from(n),
         (POD1, POD2),
     )];
     assert_eq!(rows(&r.json(), "ens33"), expect);
@@ -796,7 +805,6 @@ fn live_drops_to_nobody_and_keeps_capturing() {
     );
     let back: Value = serde_json::from_slice(&read.stdout).unwrap();
     assert_eq!(rows(&back, "ens33"), expect);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Without root: a copy of the binary with only the CAP_NET_RAW and
@@ -827,7 +835,7 @@ fn live_runs_without_root_on_file_capabilities() {
         String::from_utf8_lossy(&setcap.stderr)
     );
     let file = dir.join("vms71.pcapng");
-    let mut t = lab.tracer_from(
+    let t = lab.tracer_from(
         "vms71",
         &[
             "setpriv",
@@ -847,37 +855,6 @@ fn live_runs_without_root_on_file_capabilities() {
             file.to_str().unwrap(),
         ],
     );
-    let said = t.wait_for("running as", Duration::from_secs(2));
-    assert!(said.contains("running as uid 65534"), "{said}");
-    let (uid, cap_eff) = identity(t.pid());
-    assert!(
-        uid.split_whitespace().all(|u| u == "65534"),
-        "never root: {uid}"
-    );
-    assert_eq!(cap_eff, 1 << 13, "CapEff is CAP_NET_RAW alone");
-    lab.send_ipip("vms71", "192.168.30.72", POD1, POD2, 9);
-    std::thread::sleep(Duration::from_millis(300));
-    let r = t.stop();
-    assert_eq!(r.code, Some(0), "{}", r.stderr);
-    let expect = vec![row(
-        "ipip",
-        "192.168.30.71",
-        "192.168.30.72",
-        None,
-        9,
-        (POD1, POD2),
-    )];
-    assert_eq!(rows(&r.json(), "ens33"), expect);
-    let read = Command::new(lab::tuntrace_bin())
-        .args(["read", "--format", "json", file.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        read.status.success(),
-        "{}",
-        String::from_utf8_lossy(&read.stderr)
-    );
-    let back: Value = serde_json::from_slice(&read.stdout).unwrap();
-    assert_eq!(rows(&back, "ens33"), expect);
+    captures_after_the_drop(&lab, t, "running as uid 65534", &file, 9);
     let _ = std::fs::remove_dir_all(&dir);
 }
