@@ -21,6 +21,8 @@
 //! Everything else is passed to the `regex` crate unchanged.
 
 use regex::Regex;
+use std::collections::VecDeque;
+use std::sync::{Mutex, MutexGuard};
 
 /// Go's `\s` (RE2 Perl class): `[\t\n\f\r ]`.
 fn is_go_space(c: char) -> bool {
@@ -57,8 +59,45 @@ pub fn join_alternation(items: &[String]) -> String {
     s
 }
 
+/// How many compiled patterns [`compile_go`] keeps, and the longest it keeps.
+const KEPT: usize = 16;
+const KEPT_LEN: usize = 512;
+
 /// Compiles an already joined Go regex. The error text names the regex.
+///
+/// Recently compiled short patterns are reused: `audit` evaluates the same
+/// methods on every host and for both families, and `skip-interface=` looks
+/// up the item that matched each skipped interface, so the same few patterns
+/// come back many times and compiling is most of the cost. At most [`KEPT`]
+/// patterns of at most [`KEPT_LEN`] bytes are kept, oldest dropped first.
 pub fn compile_go(pattern: &str) -> Result<Regex, String> {
+    if pattern.len() > KEPT_LEN {
+        return compile_uncached(pattern);
+    }
+    if let Some((_, compiled)) = recent().iter().find(|(p, _)| p == pattern) {
+        return compiled.clone();
+    }
+    let compiled = compile_uncached(pattern);
+    let mut kept = recent();
+    if kept.len() == KEPT {
+        kept.pop_front();
+    }
+    kept.push_back((pattern.to_owned(), compiled.clone()));
+    compiled
+}
+
+/// The patterns [`compile_go`] keeps, with what compiling them gave.
+type Kept = VecDeque<(String, Result<Regex, String>)>;
+
+fn recent() -> MutexGuard<'static, Kept> {
+    static RECENT: Mutex<Kept> = Mutex::new(VecDeque::new());
+    // A panic while holding it cannot leave an entry half-written.
+    RECENT
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn compile_uncached(pattern: &str) -> Result<Regex, String> {
     let translated = translate_go(pattern)?;
     Regex::new(&translated).map_err(|e| {
         let detail = e.to_string();
@@ -531,6 +570,26 @@ mod tests {
 
     fn m(pattern: &str, name: &str) -> bool {
         compile_go(pattern).unwrap().is_match(name)
+    }
+
+    #[test]
+    fn kept_patterns_match_as_freshly_compiled_ones() {
+        // More patterns than are kept, each compiled twice: the second
+        // compile (kept or dropped by then) matches as the first did.
+        let patterns: Vec<String> = (0..KEPT + 4).map(|i| format!("^eth{i}$")).collect();
+        for round in 0..2 {
+            for (i, p) in patterns.iter().enumerate() {
+                let re = compile_go(p).unwrap();
+                assert!(re.is_match(&format!("eth{i}")), "{p} round {round}");
+                assert!(!re.is_match(&format!("eth{i}x")), "{p} round {round}");
+            }
+        }
+        let bad = compile_go("a{2}{3}").unwrap_err();
+        assert_eq!(compile_go("a{2}{3}").unwrap_err(), bad);
+        let long = format!("^{}$", "x".repeat(KEPT_LEN));
+        let re = compile_go(&long).unwrap();
+        assert!(re.is_match(&"x".repeat(KEPT_LEN)));
+        assert!(!re.is_match(&"x".repeat(KEPT_LEN - 1)));
     }
 
     #[test]
