@@ -75,7 +75,7 @@ impl PairCounts {
 }
 
 /// Limits that keep the table's memory flat.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Distinct tunnels (interface × encap × outer pair × VNI) kept by name.
     pub max_tunnels: usize,
