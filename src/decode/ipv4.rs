@@ -42,13 +42,12 @@ impl<'a> Packet<'a> {
         let Some(&ver_ihl) = buf.first() else {
             return Err(Reason::Truncated);
         };
-        if ver_ihl >> 4 != 4 {
+        // Version 4 and an IHL of at least 5 words (20 bytes), in one
+        // comparison.
+        if !(0x45..=0x4f).contains(&ver_ihl) {
             return Err(Reason::Malformed);
         }
         let header_len = usize::from(ver_ihl & 0x0f) * 4;
-        if header_len < HEADER_LEN {
-            return Err(Reason::Malformed);
-        }
         if buf.len() < header_len {
             return Err(Reason::Truncated);
         }

@@ -29,6 +29,9 @@ struct Slot<V> {
 #[derive(Debug, Clone)]
 pub struct CompactMap<V> {
     slots: Vec<Slot<V>>,
+    /// `64 - log2(slots.len())`, kept with the slots: the shift that takes a
+    /// hash's top bits as a slot index (valid once there are slots).
+    shift: u32,
     len: usize,
     /// Per-map random seed: a crafted capture cannot aim at long probe chains.
     seed: u64,
@@ -38,6 +41,7 @@ impl<V: Copy + Default> Default for CompactMap<V> {
     fn default() -> Self {
         CompactMap {
             slots: Vec::new(),
+            shift: 64,
             len: 0,
             seed: std::collections::hash_map::RandomState::new()
                 .build_hasher()
@@ -67,8 +71,7 @@ impl<V: Copy + Default> CompactMap<V> {
 
     #[inline]
     fn home(&self, hash: u64) -> usize {
-        let bits = self.slots.len().trailing_zeros();
-        (hash.wrapping_mul(0xD6E8_FEB8_6659_FD93) >> (64 - bits)) as usize
+        (hash.wrapping_mul(0xD6E8_FEB8_6659_FD93) >> self.shift) as usize
     }
 
     /// Starts loading the slot that `hash` lands on.
@@ -137,6 +140,7 @@ impl<V: Copy + Default> CompactMap<V> {
             value: V::default(),
         };
         let old = std::mem::replace(&mut self.slots, vec![free; n]);
+        self.shift = 64 - n.trailing_zeros();
         self.len = 0;
         for s in old.into_iter().filter(|s| s.key != EMPTY) {
             let h = self.hash(s.key);

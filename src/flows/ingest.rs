@@ -188,13 +188,19 @@ impl FlowTable {
                 outer_len,
                 outer_df,
                 ..
-            }) => TunnelFacts {
-                fragment: Fragment::Whole,
-                outer_df: *outer_df,
-                outer_ip_len: u32::from(*outer_len),
-                depth: 1,
-                has_inner: true,
-            },
+            }) => {
+                // Counted here, in its own copy of the tunnel counting: the
+                // fast path's constant facts then fold away.
+                let facts = TunnelFacts {
+                    fragment: Fragment::Whole,
+                    outer_df: *outer_df,
+                    outer_ip_len: u32::from(*outer_len),
+                    depth: 1,
+                    has_inner: true,
+                };
+                self.count_tunnel(ev, &facts, &st);
+                return;
+            }
             What::Quick(q @ Quick::Tcp { .. }) => {
                 if self.limits.track_plain {
                     if let Kind::Plain(p) = q.kind() {
@@ -230,13 +236,19 @@ impl FlowTable {
                 Kind::NotIp => return,
             },
         };
+        self.count_tunnel(ev, &facts, &st);
+    }
+
+    /// The counters of a tunnel packet.
+    #[inline(always)]
+    fn count_tunnel(&mut self, ev: &Event, facts: &TunnelFacts, st: &Staged) {
         self.tunnelled += 1;
         let link = &mut self.links[st.slot as usize].1;
         link.tunnelled += 1;
         if st.ti == OVERFLOW {
             link.other_tunnels.add(ev.ts_ns, ev.wire_len);
         } else {
-            self.add_tunnel(ev, &facts, &st);
+            self.add_tunnel(ev, facts, st);
         }
     }
 

@@ -19,6 +19,39 @@ impl FlowTable {
         true
     }
 
+    /// [`Self::merge_following`] of a table given away. While this table has
+    /// counted nothing (the first part of a file read in parts is merged
+    /// into an empty one), counting `other`'s frames here would build
+    /// exactly `other`, so it becomes this table as it is, instead of being
+    /// inserted again pair by pair (tens of thousands of pairs, on the
+    /// thread that merges while the others read).
+    pub fn take_following(&mut self, other: FlowTable) -> bool {
+        if self.is_fresh() && self.limits == other.limits {
+            *self = other;
+            return true;
+        }
+        self.merge_following(&other)
+    }
+
+    /// Whether nothing was counted or merged in yet (as `new` makes it).
+    fn is_fresh(&self) -> bool {
+        let plain = &self.plain;
+        self.total == 0
+            && self.tunnelled == 0
+            && self.undecodable == 0
+            && self.links.is_empty()
+            && self.tunnels.is_empty()
+            && self.index4.is_empty()
+            && self.index6.is_empty()
+            && self.pair_count() == 0
+            && self.stops.is_empty()
+            && self.shadowed.is_empty()
+            && plain.pairs.is_empty()
+            && plain.too_big.is_empty()
+            && plain.pairs_other.packets == 0
+            && plain.too_big_other.packets == 0
+    }
+
     /// Whether some packets were counted only in an "other" row.
     fn spilled(&self) -> bool {
         self.links
@@ -174,5 +207,26 @@ mod tests {
         assert_eq!(taken.shadowed(), &[any]);
         assert!(total.shadowed().is_empty());
         assert_eq!(total.total, 0);
+    }
+
+    /// A part's table given to an empty one becomes it; given to one that
+    /// counted something, it is merged as `merge_following` does.
+    #[test]
+    fn take_following_adopts_into_an_empty_table_only() {
+        let limits = Limits::default();
+        let mut part = FlowTable::new(limits);
+        sll2_frame(&mut part, IfaceId(0), 3);
+        part.ingest(IfaceId(1), 5, 90, &Decoded::default());
+        let mut empty = FlowTable::new(limits);
+        assert!(empty.take_following(part.clone()));
+        assert_eq!((empty.total, empty.links.len()), (2, 2));
+        assert_eq!(empty.shadowed(), &[IfaceId(0)]);
+        assert_eq!(empty.link(IfaceId(1)).map(|l| l.all.bytes), Some(90));
+
+        let mut busy = FlowTable::new(limits);
+        busy.ingest(IfaceId(1), 0, 60, &Decoded::default());
+        assert!(busy.take_following(part));
+        assert_eq!(busy.total, 3);
+        assert_eq!(busy.link(IfaceId(1)).map(|l| l.all.bytes), Some(150));
     }
 }

@@ -28,12 +28,14 @@ pub struct Counts {
 impl Counts {
     #[inline]
     pub fn add(&mut self, ts_ns: u64, wire_len: u32) {
-        if self.packets == 0 || ts_ns < self.first_ns {
-            self.first_ns = ts_ns;
-        }
-        if ts_ns > self.last_ns {
-            self.last_ns = ts_ns;
-        }
+        // Selects rather than branches: capture times jump back and forth
+        // between interleaved flows, so the branches mispredict.
+        self.first_ns = if self.packets == 0 {
+            ts_ns
+        } else {
+            self.first_ns.min(ts_ns)
+        };
+        self.last_ns = self.last_ns.max(ts_ns);
         self.packets += 1;
         self.bytes += u64::from(wire_len);
     }
@@ -73,7 +75,7 @@ impl PairCounts {
 }
 
 /// Limits that keep the table's memory flat.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Distinct tunnels (interface × encap × outer pair × VNI) kept by name.
     pub max_tunnels: usize,

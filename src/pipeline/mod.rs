@@ -150,7 +150,8 @@ impl Gather<Batcher<FlowTable>> for Batcher<&mut FlowTable> {
     fn take(&mut self, mut part: Batcher<FlowTable>) -> bool {
         part.drain();
         self.drain();
-        self.sink_mut().merge_following(part.sink_mut())
+        let table = std::mem::take(part.sink_mut());
+        self.sink_mut().take_following(table)
     }
 }
 
