@@ -66,11 +66,13 @@ pub fn build_report(table: &FlowTable, ifaces: &IfaceTable, sources: Vec<SourceI
         order.sort_by(|&i, &j| {
             let (a, b) = (&rows[i], &rows[j]);
             // Encaps by name, as when they were strings: the JSON order stays.
+            // The whole key: no tie is left to the order rows were made in.
             b.packets.cmp(&a.packets).then_with(|| {
-                (a.encap.as_str(), a.outer_src, a.outer_dst).cmp(&(
+                (a.encap.as_str(), a.outer_src, a.outer_dst, a.vni).cmp(&(
                     b.encap.as_str(),
                     b.outer_src,
                     b.outer_dst,
+                    b.vni,
                 ))
             })
         });
@@ -147,13 +149,14 @@ fn too_big_rows(table: &FlowTable, ifaces: &IfaceTable) -> Vec<TooBigRow> {
             first_seen: rfc3339(c.first_ns),
         })
         .collect();
+    // On the whole key: rows that tie on the tunnel and MTU (errors from
+    // several routers) would otherwise come out in the hash map's order,
+    // which depends on how the table grew (a split read merges parts).
     rows.sort_by(|a, b| {
-        (&a.interface, a.outer_src, a.outer_dst, a.mtu).cmp(&(
-            &b.interface,
-            b.outer_src,
-            b.outer_dst,
-            b.mtu,
-        ))
+        let key = |r: &TooBigRow| (r.outer_src, r.outer_dst, r.mtu, r.from, r.to, r.encap);
+        a.interface
+            .cmp(&b.interface)
+            .then_with(|| key(a).cmp(&key(b)))
     });
     rows
 }
