@@ -29,8 +29,9 @@ fuzz_target!(|data: &[u8]| {
             continue;
         };
         // Detection reads only the parsed file: a host both releases read
-        // alike gives the same answers twice (each evaluation compiles its
-        // regexes, most of a run's time), so it is evaluated once.
+        // alike gives the same answers twice (regex compiles are most of a
+        // run's time; `compile_go` keeps only the last few), so it is
+        // evaluated once.
         if seen.as_ref() == Some(&file) {
             continue;
         }

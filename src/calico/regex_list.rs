@@ -59,8 +59,10 @@ pub fn join_alternation(items: &[String]) -> String {
     s
 }
 
-/// How many compiled patterns [`compile_go`] keeps, and the longest it keeps.
-const KEPT: usize = 16;
+/// How many compiled patterns [`compile_go`] keeps, and the longest it keeps:
+/// one method's few patterns (its items, their alternation). Few, because a
+/// compiled regex of a 512-byte pattern can hold megabytes.
+const KEPT: usize = 4;
 const KEPT_LEN: usize = 512;
 
 /// Compiles an already joined Go regex. The error text names the regex.
