@@ -1,6 +1,8 @@
 //! Inputs the fuzz targets (`fuzz/`) or their review turned up, each named
 //! after what it was, asserting the fixed behaviour.
 
+mod common;
+
 use std::net::IpAddr;
 
 use tuntrace::k8s::K8sNames;
@@ -85,7 +87,8 @@ fn oversize_record_straddling_a_buffer_refill_is_counted_once() {
     use tuntrace::linktype::LinkType;
     use tuntrace::write::pcap::PcapWriter;
     use tuntrace::write::{Endian, TsResolution};
-    let path = std::env::temp_dir().join(format!("tuntrace-{}-oversize.pcap", std::process::id()));
+    let dir = common::TempDir::new("oversize");
+    let path = dir.path("oversize.pcap");
     let file = std::fs::File::create(&path).unwrap();
     let mut w = PcapWriter::new(
         file,
@@ -100,24 +103,13 @@ fn oversize_record_straddling_a_buffer_refill_is_counted_once() {
     }
     drop(w.finish().unwrap());
     for threads in ["1", "2"] {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tuntrace"))
-            .args(["read", "--format", "json", "--threads", threads])
-            .arg(&path)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let report = common::read_json(&[&path], &["--threads", threads], 0);
         assert_eq!(report["packets"]["total"], 5_000, "--threads {threads}");
         assert_eq!(
             report["sources"][0]["oversize_records"], 5_000,
             "--threads {threads}"
         );
     }
-    std::fs::remove_file(&path).unwrap();
 }
 
 /// Found by `split_equals_one_pass` (round 5: cuts `[0, 0, 681]` of a

@@ -2,6 +2,7 @@
 //! (interfaces in a live capture, files), and the two halves of one file.
 
 use super::key::TunnelKey;
+use super::plain::PlainTable;
 use super::table::FlowTable;
 use crate::iface::{IfaceId, MAX_IFACES};
 
@@ -34,22 +35,45 @@ impl FlowTable {
     }
 
     /// Whether nothing was counted or merged in yet (as `new` makes it).
+    /// Every field is named, so a field added later must be judged here.
     fn is_fresh(&self) -> bool {
-        let plain = &self.plain;
-        self.total == 0
-            && self.tunnelled == 0
-            && self.undecodable == 0
-            && self.links.is_empty()
-            && self.tunnels.is_empty()
-            && self.index4.is_empty()
-            && self.index6.is_empty()
-            && self.pair_count() == 0
-            && self.stops.is_empty()
-            && self.shadowed.is_empty()
-            && plain.pairs.is_empty()
-            && plain.too_big.is_empty()
-            && plain.pairs_other.packets == 0
-            && plain.too_big_other.packets == 0
+        let FlowTable {
+            limits: _,
+            index4,
+            index6,
+            tunnels,
+            pairs4,
+            pairs6,
+            links,
+            total,
+            tunnelled,
+            undecodable,
+            stops,
+            plain,
+            shadowed,
+            staged: _,
+        } = self;
+        let PlainTable {
+            pairs: plain_pairs,
+            pairs_other,
+            too_big,
+            too_big_other,
+        } = plain;
+        *total == 0
+            && *tunnelled == 0
+            && *undecodable == 0
+            && links.is_empty()
+            && tunnels.is_empty()
+            && index4.is_empty()
+            && index6.is_empty()
+            && pairs4.is_empty()
+            && pairs6.is_empty()
+            && stops.is_empty()
+            && shadowed.is_empty()
+            && plain_pairs.is_empty()
+            && too_big.is_empty()
+            && pairs_other.packets == 0
+            && too_big_other.packets == 0
     }
 
     /// Whether some packets were counted only in an "other" row.
