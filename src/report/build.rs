@@ -1,6 +1,8 @@
 //! FlowTable → Report: names interfaces, sorts rows, formats times.
 
+use std::cmp::Reverse;
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 
 use crate::decode::Encap;
 use crate::flows::{Counts, FlowTable, PairCounts, PairKey, TunnelKey, TunnelStats};
@@ -184,12 +186,10 @@ fn tunnel_row(k: &TunnelKey, s: &TunnelStats, pairs: Vec<(PairKey, PairCounts)>)
             bytes: c.bytes,
         })
         .collect();
-    // Pairs are unique within a tunnel, so an unstable sort gives the one order.
-    inner.sort_unstable_by(|a, b| {
-        b.packets
-            .cmp(&a.packets)
-            .then((a.src, a.dst).cmp(&(b.src, b.dst)))
-    });
+    // Busiest first, then by address. Pairs are unique within a tunnel, so
+    // an unstable sort gives the one order; on plain integers, because a
+    // busy capture sorts tens of thousands of rows here.
+    inner.sort_unstable_by_key(|r| (Reverse(r.packets), ip_order(r.src), ip_order(r.dst)));
     TunnelRow {
         encap: k.encap,
         outer_src: k.outer_src,
@@ -212,6 +212,14 @@ fn tunnel_row(k: &TunnelKey, s: &TunnelStats, pairs: Vec<(PairKey, PairCounts)>)
     }
 }
 
+/// A key that orders addresses as `IpAddr` does (IPv4 first).
+fn ip_order(ip: IpAddr) -> (bool, u128) {
+    match ip {
+        IpAddr::V4(a) => (false, u128::from(u32::from(a))),
+        IpAddr::V6(a) => (true, u128::from(a)),
+    }
+}
+
 fn count_row(c: &Counts) -> Option<CountRow> {
     (c.packets > 0).then_some(CountRow {
         packets: c.packets,
@@ -226,13 +234,7 @@ fn multi_interface(links: &[Link]) -> Vec<MultiInterface> {
     }
     // The encap's name leads the key: rows keep the order they had when
     // encaps were strings.
-    type Key = (
-        &'static str,
-        Encap,
-        std::net::IpAddr,
-        std::net::IpAddr,
-        Option<u32>,
-    );
+    type Key = (&'static str, Encap, IpAddr, IpAddr, Option<u32>);
     let mut seen: BTreeMap<Key, Vec<IfaceCount>> = BTreeMap::new();
     for link in links {
         for t in &link.tunnels {

@@ -6,10 +6,13 @@
 //! report shows some ends on more than one path ([`may_have_moves`]), which
 //! a capture without a change never does.
 
+use std::collections::hash_map::Entry;
 use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 use std::path::PathBuf;
+
+use rustc_hash::FxHashMap;
 
 use crate::audit::nodes::Nodes;
 use crate::decode::{DecodeConfig, Encap};
@@ -51,11 +54,12 @@ struct Row {
 /// capture without a change never passes. Flapping that has not settled
 /// when the capture ends may be missed (both paths then span the same end).
 pub fn may_have_moves(report: &Report, nodes: &Nodes) -> bool {
-    // (ends, tunnel row, first, last), sorted: no map node per pod pair.
-    let mut seen: Vec<(Ends, u32, u64, u64)> = Vec::new();
+    // (ends, tunnel row, first, last): no map node per pod pair.
+    let rows: Vec<_> = report.links.iter().flat_map(|l| &l.tunnels).collect();
+    let mut seen: Vec<(Ends, u32, u64, u64)> =
+        Vec::with_capacity(rows.iter().map(|t| t.inner.len().max(1)).sum());
     let mut ends = Vec::new();
-    let rows = report.links.iter().flat_map(|l| &l.tunnels);
-    for (row, t) in rows.enumerate() {
+    for (row, t) in rows.into_iter().enumerate() {
         let (Some(first), Some(last)) = (parse_rfc3339(&t.first_seen), parse_rfc3339(&t.last_seen))
         else {
             continue;
@@ -69,19 +73,29 @@ pub fn may_have_moves(report: &Report, nodes: &Nodes) -> bool {
         );
         seen.extend(ends.drain(..).map(|(e, _)| (e, row as u32, first, last)));
     }
-    // Grouped by a hash of the ends (sorting 64-bit numbers, not the ends
-    // themselves: a busy capture has tens of thousands of pod pairs), then
-    // compared in full within a group.
-    let mut keyed: Vec<(u64, u32)> = seen
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            let mut h = rustc_hash::FxHasher::default();
-            s.0.hash(&mut h);
-            (h.finish(), i as u32)
-        })
-        .collect();
+    // Only ends that share a hash with others can have two paths: a map
+    // from hash to the first entry finds them (tens of thousands of pod
+    // pairs, nearly all on one path), then they are compared in full
+    // within each group.
+    let mut first_of: FxHashMap<u64, u32> =
+        FxHashMap::with_capacity_and_hasher(seen.len(), Default::default());
+    let mut keyed: Vec<(u64, u32)> = Vec::new();
+    for (i, s) in seen.iter().enumerate() {
+        let mut h = rustc_hash::FxHasher::default();
+        s.0.hash(&mut h);
+        let h = h.finish();
+        match first_of.entry(h) {
+            Entry::Vacant(v) => {
+                v.insert(i as u32);
+            }
+            Entry::Occupied(o) => {
+                keyed.push((h, *o.get()));
+                keyed.push((h, i as u32));
+            }
+        }
+    }
     keyed.sort_unstable();
+    keyed.dedup();
     keyed.chunk_by(|a, b| a.0 == b.0).any(|group| {
         group.iter().enumerate().any(|(i, &(_, a))| {
             let a = &seen[a as usize];
