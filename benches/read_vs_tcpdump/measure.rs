@@ -1,5 +1,7 @@
 //! Wall time and peak RSS of a child process.
 
+use std::fs::File;
+use std::os::fd::AsRawFd;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -34,4 +36,16 @@ pub fn measure(argv: &[&str]) -> (Duration, u64) {
     let elapsed = start.elapsed();
     assert!(rc > 0 && libc::WIFEXITED(status), "{} failed", argv[0]);
     (elapsed, usage.ru_maxrss as u64)
+}
+
+/// Drops `path` from the page cache and reads it back in one sequential
+/// pass: the cache then holds it as a fresh read leaves it (readahead's
+/// large folios), not as it was written or partly evicted and read back.
+pub fn recache(path: &str) {
+    let file = File::open(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    // SAFETY: advises on our own open descriptor; no memory is passed.
+    let rc = unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+    assert_eq!(rc, 0, "posix_fadvise({path})");
+    drop(file);
+    let (_, _) = measure(&["cat", path]);
 }
