@@ -73,29 +73,7 @@ pub fn may_have_moves(report: &Report, nodes: &Nodes) -> bool {
         );
         seen.extend(ends.drain(..).map(|(e, _)| (e, row as u32, first, last)));
     }
-    // Only ends that share a hash with others can have two paths: a map
-    // from hash to the first entry finds them (tens of thousands of pod
-    // pairs, nearly all on one path), then they are compared in full
-    // within each group.
-    let mut first_of: FxHashMap<u64, u32> =
-        FxHashMap::with_capacity_and_hasher(seen.len(), Default::default());
-    let mut keyed: Vec<(u64, u32)> = Vec::new();
-    for (i, s) in seen.iter().enumerate() {
-        let mut h = rustc_hash::FxHasher::default();
-        s.0.hash(&mut h);
-        let h = h.finish();
-        match first_of.entry(h) {
-            Entry::Vacant(v) => {
-                v.insert(i as u32);
-            }
-            Entry::Occupied(o) => {
-                keyed.push((h, *o.get()));
-                keyed.push((h, i as u32));
-            }
-        }
-    }
-    keyed.sort_unstable();
-    keyed.dedup();
+    let keyed = sharing_a_hash(seen.iter().map(|s| &s.0));
     keyed.chunk_by(|a, b| a.0 == b.0).any(|group| {
         group.iter().enumerate().any(|(i, &(_, a))| {
             let a = &seen[a as usize];
@@ -110,6 +88,33 @@ pub fn may_have_moves(report: &Report, nodes: &Nodes) -> bool {
             })
         })
     })
+}
+
+/// (hash, index) of every item whose hash another item shares, sorted, so
+/// that equal items sit in one run. Only those can be on two paths: a map
+/// from hash to first index finds them (tens of thousands of pod pairs,
+/// nearly all on one path) without sorting every item.
+fn sharing_a_hash<'a, T: Hash + 'a>(items: impl Iterator<Item = &'a T>) -> Vec<(u64, u32)> {
+    let mut first_of: FxHashMap<u64, u32> =
+        FxHashMap::with_capacity_and_hasher(items.size_hint().0, Default::default());
+    let mut shared = Vec::new();
+    for (i, item) in items.enumerate() {
+        let mut h = rustc_hash::FxHasher::default();
+        item.hash(&mut h);
+        let h = h.finish();
+        match first_of.entry(h) {
+            Entry::Vacant(v) => {
+                v.insert(i as u32);
+            }
+            Entry::Occupied(o) => {
+                shared.push((h, *o.get()));
+                shared.push((h, i as u32));
+            }
+        }
+    }
+    shared.sort_unstable();
+    shared.dedup();
+    shared
 }
 
 /// The path changes in `files` (already read once into `report`). Returns
@@ -185,4 +190,24 @@ pub fn timeline_of_files(
     }
     det.finish();
     (det.events().to_vec(), cut)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sharing_a_hash;
+
+    #[test]
+    fn only_items_whose_hash_is_shared_are_kept_grouped() {
+        let items = ["a", "b", "a", "c", "b", "a"];
+        let shared = sharing_a_hash(items.iter());
+        let mut groups: Vec<Vec<&str>> = shared
+            .chunk_by(|x, y| x.0 == y.0)
+            .map(|g| g.iter().map(|&(_, i)| items[i as usize]).collect())
+            .collect();
+        groups.sort();
+        assert_eq!(groups, vec![vec!["a", "a", "a"], vec!["b", "b"]]);
+        let indices: Vec<u32> = shared.iter().map(|&(_, i)| i).collect();
+        assert!(!indices.contains(&3), "the unshared item is left out");
+        assert!(sharing_a_hash(["x", "y", "z"].iter()).is_empty());
+    }
 }
