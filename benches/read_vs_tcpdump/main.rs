@@ -55,7 +55,6 @@ fn main() {
         files.ipip
     );
     let own_rss_kib = own_rss_kib();
-    let pipe = |tool: &str, f: &str| format!("{tool} -dc {f} | {tt} read - --format json");
     // Rows grouped by the file they read. Each group starts with its file
     // dropped from the page cache and read back in once: how the cache came
     // to hold a file changes how fast it is read (dd of the classic file took
@@ -64,58 +63,10 @@ fn main() {
     // reclaim does that on the project's machines). The minimal loop runs
     // with the classic rows, on the same cache.
     let groups: Vec<(&str, Vec<Row>)> = vec![
-        (
-            &pcap,
-            vec![
-                ("dd classic (floor)", dd(&pcap)),
-                ("tcpdump classic 'ip proto 4'", tcpdump(&pcap)),
-                ("tuntrace read classic", read(tt, &pcap, &[])),
-                (
-                    "tuntrace read classic --threads 1",
-                    read(tt, &pcap, &["--threads", "1"]),
-                ),
-                (
-                    "tuntrace read classic --threads 2",
-                    read(tt, &pcap, &["--threads", "2"]),
-                ),
-            ],
-        ),
-        (
-            &pcapng,
-            vec![
-                ("dd pcapng (floor)", dd(&pcapng)),
-                ("tcpdump pcapng 'ip proto 4'", tcpdump(&pcapng)),
-                ("tuntrace read pcapng", read(tt, &pcapng, &[])),
-                (
-                    "tuntrace read pcapng --threads 1",
-                    read(tt, &pcapng, &["--threads", "1"]),
-                ),
-                (
-                    "tuntrace read pcapng --threads 2",
-                    read(tt, &pcapng, &["--threads", "2"]),
-                ),
-            ],
-        ),
-        (
-            &gz,
-            vec![
-                ("tuntrace read classic.gz", read(tt, &gz, &[])),
-                (
-                    "gzip -dc classic.gz | tuntrace read -",
-                    sh(&pipe("gzip", &gz)),
-                ),
-            ],
-        ),
-        (
-            &zst,
-            vec![
-                ("tuntrace read pcapng.zst", read(tt, &zst, &[])),
-                (
-                    "zstd -dc pcapng.zst | tuntrace read -",
-                    sh(&pipe("zstd", &zst)),
-                ),
-            ],
-        ),
+        (&pcap, capture_rows(tt, "classic", &pcap)),
+        (&pcapng, capture_rows(tt, "pcapng", &pcapng)),
+        (&gz, compressed_rows(tt, "classic.gz", "gzip", &gz)),
+        (&zst, compressed_rows(tt, "pcapng.zst", "zstd", &zst)),
     ];
     let mut rows: Vec<&str> = Vec::new();
     let mut times = Vec::new();
@@ -134,7 +85,7 @@ fn main() {
                 "{name:<42} {:>7.3} s  peak RSS {rss_mib:>6.1} MiB",
                 t.as_secs_f64()
             );
-            rows.push(name);
+            rows.push(name.as_str());
             times.push(t.as_secs_f64());
         }
         if *file == pcap {
@@ -211,7 +162,32 @@ fn main() {
 }
 
 /// A row's name and the command it times.
-type Row<'a> = (&'a str, Vec<String>);
+type Row = (String, Vec<String>);
+
+/// The rows of one uncompressed form (`classic`, `pcapng`) of the capture.
+fn capture_rows(tt: &str, form: &str, f: &str) -> Vec<Row> {
+    let mut rows = vec![
+        (format!("dd {form} (floor)"), dd(f)),
+        (format!("tcpdump {form} 'ip proto 4'"), tcpdump(f)),
+        (format!("tuntrace read {form}"), read(tt, f, &[])),
+    ];
+    for n in ["1", "2"] {
+        rows.push((
+            format!("tuntrace read {form} --threads {n}"),
+            read(tt, f, &["--threads", n]),
+        ));
+    }
+    rows
+}
+
+/// A compressed file read directly and through `tool -dc FILE | tuntrace read -`.
+fn compressed_rows(tt: &str, form: &str, tool: &str, f: &str) -> Vec<Row> {
+    let pipe = format!("{tool} -dc {f} | {tt} read - --format json");
+    vec![
+        (format!("tuntrace read {form}"), read(tt, f, &[])),
+        (format!("{tool} -dc {form} | tuntrace read -"), sh(&pipe)),
+    ]
+}
 
 fn best_of(runs: usize, argv: &[&str]) -> (Duration, u64) {
     let mut best: Option<(Duration, u64)> = None;
