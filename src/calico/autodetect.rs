@@ -9,10 +9,9 @@ use std::fmt;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
-use regex::Regex;
 use serde::{Deserialize, Serialize};
 
-use super::regex_list::{compile_go, compile_list, join_alternation, split_list};
+use super::regex_list::{compile_go, compile_list, join_alternation, split_list, Regex};
 
 /// Address family of the detection (`IP` vs `IP6`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -167,7 +166,7 @@ pub const DEFAULT_EXCLUDES: &[&str] = &[
 /// The first default-exclusion regex that matches `name`, if any. The
 /// regexes are compiled once per process.
 pub fn default_exclusion(name: &str) -> Option<&'static str> {
-    static COMPILED: std::sync::OnceLock<Vec<(&'static str, Option<regex::Regex>)>> =
+    static COMPILED: std::sync::OnceLock<Vec<(&'static str, Option<Regex>)>> =
         std::sync::OnceLock::new();
     COMPILED
         .get_or_init(|| {
