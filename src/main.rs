@@ -18,6 +18,12 @@ fn main() -> ExitCode {
             });
         }
     };
+    if matches!(
+        cli.command,
+        Command::Live(_) | Command::Audit(_) | Command::Probe(_)
+    ) {
+        tuntrace::os::memory::return_large_frees_to_the_system();
+    }
     let code = match &cli.command {
         Command::Read(a) => cmd::read::run(a),
         Command::Live(a) => cmd::live::run(a),

@@ -2,7 +2,7 @@
 //! fake: capture handles (`pcap`), interface listing and MTU (`ifaces`),
 //! the probe's raw socket (`icmp`), links, addresses and routes over
 //! rtnetlink (`netlink`, behind calico's `HostInfo`), privileges (`privs`),
-//! signals, and the terminal's width.
+//! signals, the terminal's width, and the allocator's threshold (`memory`).
 //! Commands take a [`Platform`]; [`Host`] is the real one, [`fake::FakeHost`]
 //! replays capture files on fake NICs without root.
 
@@ -10,6 +10,7 @@ pub mod addrs;
 pub mod fake;
 pub mod icmp;
 pub mod ifaces;
+pub mod memory;
 pub mod netlink;
 pub mod pcap;
 pub mod privs;
