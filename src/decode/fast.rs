@@ -84,7 +84,7 @@ impl Quick {
 
 /// The fast path on a whole frame: Ethernet without a VLAN tag, carrying
 /// IPv4. `None` for anything else, which `decode_frame` handles.
-#[inline]
+#[inline(always)]
 pub fn quick_frame(data: &[u8], linktype: LinkType, cfg: &DecodeConfig) -> Option<Quick> {
     if linktype != LinkType::ETHERNET || data.len() < link::ETHERNET_LEN || data[12..14] != [8, 0] {
         return None;
@@ -93,48 +93,92 @@ pub fn quick_frame(data: &[u8], linktype: LinkType, cfg: &DecodeConfig) -> Optio
 }
 
 /// The fast path on an IPv4 network layer.
-#[inline]
+///
+/// The checks of [`ipv4::Packet::new_checked`] and the walk, written on
+/// fixed 20-byte header arrays (no bounds check per field) and inlined into
+/// the callers' loops: file reading spends a fifth of its instructions here.
+#[inline(always)]
 pub(super) fn quick_ipv4(b: &[u8], cfg: &DecodeConfig) -> Option<Quick> {
-    let outer = ipv4::Packet::new_checked(b).ok()?;
-    let addr = |p: &ipv4::Packet<'_>| (u32::from(p.src_addr()), u32::from(p.dst_addr()));
-    match outer.protocol() {
+    let (outer, hl) = header(b)?;
+    let total = usize::from(be16(outer, 2));
+    let flags = be16(outer, 6);
+    match outer[9] {
         // Never a tunnel, whatever the fragment (only ICMP gets a second look).
-        TCP => {
-            let (src, dst) = addr(&outer);
-            Some(Quick::Tcp { src, dst })
-        }
-        // Total length 0 (an offload super-frame): the walk counts the
-        // captured length, which `Quick` does not carry.
-        IPIP if outer.fragment() == Fragment::Whole && outer.total_len() != 0 => {
-            let inner = ipv4::Packet::new_checked(outer.payload()).ok()?;
+        TCP => Some(Quick::Tcp {
+            src: be32(outer, 12),
+            dst: be32(outer, 16),
+        }),
+        // Whole (no offset, no MF). Total length 0 (an offload super-frame):
+        // the walk counts the captured length, which `Quick` does not carry.
+        IPIP if flags & 0x3fff == 0 && total != 0 => {
+            let payload = &b[hl..total.min(b.len())];
+            let (inner, ihl) = header(payload)?;
             // The walk stops at a later fragment before looking further.
-            if inner.frag_offset() == 0 && !ends_walk(&inner, cfg) {
+            if be16(inner, 6) & 0x1fff == 0 && !ends_walk(inner, ihl, payload, cfg) {
                 return None;
             }
-            let ((outer_src, outer_dst), (inner_src, inner_dst)) = (addr(&outer), addr(&inner));
             Some(Quick::Ipip {
-                outer_src,
-                outer_dst,
-                inner_src,
-                inner_dst,
-                inner_proto: inner.protocol(),
-                outer_len: outer.total_len(),
-                outer_df: outer.dont_fragment(),
+                outer_src: be32(outer, 12),
+                outer_dst: be32(outer, 16),
+                inner_src: be32(inner, 12),
+                inner_dst: be32(inner, 16),
+                inner_proto: inner[9],
+                outer_len: total as u16,
+                outer_df: flags & 0x4000 != 0,
             })
         }
         _ => None,
     }
 }
 
-/// Whether the walk would find no further tunnel in this inner packet.
+/// The fixed part of an IPv4 header and the header's length, when
+/// [`ipv4::Packet::new_checked`] accepts `b`.
 #[inline(always)]
-fn ends_walk(inner: &ipv4::Packet<'_>, cfg: &DecodeConfig) -> bool {
-    match inner.protocol() {
+fn header(b: &[u8]) -> Option<(&[u8; ipv4::HEADER_LEN], usize)> {
+    let h: &[u8; ipv4::HEADER_LEN] = b.get(..ipv4::HEADER_LEN)?.try_into().ok()?;
+    // Version 4 and an IHL of at least 5 words, in one comparison.
+    if !(0x45..=0x4f).contains(&h[0]) {
+        return None;
+    }
+    let hl = usize::from(h[0] & 0x0f) * 4;
+    let total = usize::from(be16(h, 2));
+    if b.len() < hl || (total != 0 && total < hl) {
+        return None;
+    }
+    Some((h, hl))
+}
+
+#[inline(always)]
+fn be16(h: &[u8; ipv4::HEADER_LEN], at: usize) -> u16 {
+    u16::from_be_bytes([h[at], h[at + 1]])
+}
+
+#[inline(always)]
+fn be32(h: &[u8; ipv4::HEADER_LEN], at: usize) -> u32 {
+    u32::from_be_bytes([h[at], h[at + 1], h[at + 2], h[at + 3]])
+}
+
+/// Whether the walk would find no further tunnel in this inner packet
+/// (`inner` the fixed header of `packet`, `ihl` its length).
+#[inline(always)]
+fn ends_walk(
+    inner: &[u8; ipv4::HEADER_LEN],
+    ihl: usize,
+    packet: &[u8],
+    cfg: &DecodeConfig,
+) -> bool {
+    match inner[9] {
         IPIP | IPV6_IN_IP | GRE => false,
         UDP => {
             // A datagram too short for its header is no tunnel to the walk;
             // a configured VXLAN/Geneve port needs the walk's closer look.
-            let p = inner.payload();
+            let total = usize::from(be16(inner, 2));
+            let end = if total == 0 {
+                packet.len()
+            } else {
+                total.min(packet.len())
+            };
+            let p = &packet[ihl..end];
             p.len() < 8 || {
                 let port = u16::from_be_bytes([p[2], p[3]]);
                 !cfg.vxlan_ports.contains(&port) && !cfg.geneve_ports.contains(&port)

@@ -3,7 +3,7 @@
 
 use std::sync::mpsc::{Receiver, SyncSender};
 
-use crate::decode::{decode_frame_into, quick_frame, DecodeConfig, Decoded};
+use crate::decode::{decode_frame_into, quick_frame, DecodeConfig, Decoded, Quick};
 use crate::flows::{Event, FlowTable, What};
 use crate::sources::Frame;
 
@@ -12,6 +12,13 @@ pub(super) trait Sink {
     /// Takes `slots[..filled]`; may swap `slots` for another vector of the
     /// same length.
     fn take(&mut self, slots: &mut Vec<Event>, filled: usize);
+
+    /// Counts a fast-path frame at once, ahead of its batch, when that
+    /// leaves the same table ([`FlowTable::count_known`]); false to batch it.
+    #[inline(always)]
+    fn count_now(&mut self, _frame: &Frame<'_>, _q: &Quick) -> bool {
+        false
+    }
 }
 
 /// Counting on this thread.
@@ -20,6 +27,11 @@ impl Sink for &mut FlowTable {
     fn take(&mut self, slots: &mut Vec<Event>, filled: usize) {
         self.ingest_batch(&slots[..filled]);
     }
+
+    #[inline(always)]
+    fn count_now(&mut self, f: &Frame<'_>, q: &Quick) -> bool {
+        self.count_known(f.iface, f.ts_ns, f.orig_len, q)
+    }
 }
 
 /// Counting into a table of its own (a part of a file read in parts).
@@ -27,6 +39,11 @@ impl Sink for FlowTable {
     #[inline]
     fn take(&mut self, slots: &mut Vec<Event>, filled: usize) {
         self.ingest_batch(&slots[..filled]);
+    }
+
+    #[inline(always)]
+    fn count_now(&mut self, f: &Frame<'_>, q: &Quick) -> bool {
+        self.count_known(f.iface, f.ts_ns, f.orig_len, q)
     }
 }
 
@@ -52,9 +69,17 @@ impl<S: Sink> Batcher<S> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub(super) fn feed(&mut self, frame: &Frame<'_>) {
-        decode_into(&self.cfg, frame, &mut self.slots[self.filled]);
+        let ev = &mut self.slots[self.filled];
+        match quick_frame(frame.data, frame.linktype, &self.cfg) {
+            Some(q) if self.sink.count_now(frame, &q) => return,
+            Some(q) => ev.what = What::Quick(q),
+            None => decode_into(&self.cfg, frame, ev),
+        }
+        ev.iface = frame.iface;
+        ev.ts_ns = frame.ts_ns;
+        ev.wire_len = frame.orig_len;
         self.filled += 1;
         if self.filled == self.slots.len() {
             self.flush();
@@ -128,17 +153,9 @@ pub(super) fn count_handed_off(
     }
 }
 
-/// Decodes `frame` into `ev` (a batch slot, reused): the fast path's
-/// compact form when it applies, else the full decode written in place.
+/// Decodes `frame` in full into `ev` (a batch slot, reused), in place.
 #[inline]
 fn decode_into(cfg: &DecodeConfig, frame: &Frame<'_>, ev: &mut Event) {
-    ev.iface = frame.iface;
-    ev.ts_ns = frame.ts_ns;
-    ev.wire_len = frame.orig_len;
-    if let Some(q) = quick_frame(frame.data, frame.linktype, cfg) {
-        ev.what = What::Quick(q);
-        return;
-    }
     if !matches!(ev.what, What::Decoded(_)) {
         ev.what = What::Decoded(Decoded::default());
     }
