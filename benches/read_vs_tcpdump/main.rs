@@ -6,7 +6,10 @@
 //! alike):
 //! - `dd` of each file (the floor of reading it at all);
 //! - `tcpdump -r FILE -w /dev/null 'ip proto 4'` (the baseline);
-//! - the bench's minimal loop (two threads counting IPIP pairs, nothing else);
+//! - the bench's minimal loop (two threads counting IPIP pairs, nothing else)
+//!   and its full-work loop (two threads counting what `read` reports for
+//!   these frames, hand-fused for this one file shape: how close a general
+//!   reader could come; see `floor.rs`);
 //! - `tuntrace read FILE --format json` on each form, with `--threads 1` and `2`;
 //! - compressed files read directly against `gzip -dc`/`zstd -dc FILE | tuntrace read -`.
 //!
@@ -22,7 +25,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use floor::floor_loop;
+use floor::{halves, FullWork, Minimal};
 use generate::{bench_files, env_num};
 use measure::{measure, own_rss_kib, recache};
 
@@ -72,6 +75,7 @@ fn main() {
     let mut times = Vec::new();
     let mut worst_rss = 0.0f64;
     let mut floor = f64::NAN;
+    let mut full_work = f64::NAN;
     for (file, group) in &groups {
         recache(file);
         for (name, argv) in group {
@@ -89,15 +93,12 @@ fn main() {
             times.push(t.as_secs_f64());
         }
         if *file == pcap {
-            floor = (0..runs)
-                .map(|_| floor_loop(&files.pcap, files.ipip))
-                .min()
-                .expect("at least one run")
-                .as_secs_f64();
-            println!(
-                "{:<42} {floor:>7.3} s",
-                "minimal IPIP count loop, 2 threads"
-            );
+            floor = best_loop(runs, "minimal IPIP count loop, 2 threads", || {
+                halves::<Minimal>(&files.pcap, files.ipip)
+            });
+            full_work = best_loop(runs, "full-work loop, 2 threads", || {
+                halves::<FullWork>(&files.pcap, files.ipip)
+            });
         }
     }
     let t = |name: &str| times[rows.iter().position(|r| *r == name).expect("row")];
@@ -126,6 +127,11 @@ fn main() {
             &format!("{form}: tuntrace / minimal loop"),
             r / floor,
             MAX_VS_MINIMAL_LOOP,
+        );
+        println!(
+            "  {form}: tuntrace / full-work loop = {:.2} (no target; the loop / minimal loop = {:.2})",
+            r / full_work,
+            full_work / floor
         );
         println!("  {form}: tuntrace / dd = {:.2}", r / t(dd_row));
     }
@@ -159,6 +165,17 @@ fn main() {
     for f in [&pcap, &pcapng, &gz, &zst] {
         check_counts(tt, f, packets, files.ipip);
     }
+}
+
+/// The best of `runs` runs of an in-process loop, printed as a row.
+fn best_loop(runs: usize, name: &str, run: impl Fn() -> Duration) -> f64 {
+    let best = (0..runs)
+        .map(|_| run())
+        .min()
+        .expect("at least one run")
+        .as_secs_f64();
+    println!("{name:<42} {best:>7.3} s");
+    best
 }
 
 /// A row's name and the command it times.
