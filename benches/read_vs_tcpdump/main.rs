@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use floor::{halves, FullWork, Minimal};
 use generate::{bench_files, env_num};
-use measure::{measure, own_rss_kib, recache};
+use measure::{keep_rss_flat, measure, own_rss_kib, recache};
 
 /// The issue's targets.
 const MAX_VS_TCPDUMP: f64 = 0.30;
@@ -54,10 +54,11 @@ fn main() {
         println!("{f}: {:.2} GB", size as f64 / 1e9);
     }
     println!(
-        "{packets} packets, {} IPIP; best of {runs} runs each",
+        "{packets} packets, {} IPIP; best of {runs} rounds (each runs every row of its file once)",
         files.ipip
     );
-    let own_rss_kib = own_rss_kib();
+    keep_rss_flat();
+    let start_rss_kib = own_rss_kib();
     // Rows grouped by the file they read. Each group starts with its file
     // dropped from the page cache and read back in once: how the cache came
     // to hold a file changes how fast it is read (dd of the classic file took
@@ -78,27 +79,42 @@ fn main() {
     let mut full_work = f64::NAN;
     for (file, group) in &groups {
         recache(file);
-        for (name, argv) in group {
-            let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-            let (t, rss) = best_of(runs, &argv);
-            let rss_mib = rss as f64 / 1024.0;
+        // Rounds, each running every row of the group once: this machine has
+        // spells of a few seconds in which everything runs up to twice as
+        // slow, and rows timed back to back would each meet a different one.
+        let loops = *file == pcap;
+        let mut best = vec![Best::default(); group.len() + 2];
+        for _ in 0..runs {
+            for ((_, argv), b) in group.iter().zip(&mut best) {
+                let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+                b.add(measure(&argv));
+            }
+            if loops {
+                let n = group.len();
+                best[n].add((halves::<Minimal>(&files.pcap, files.ipip), 0));
+                best[n + 1].add((halves::<FullWork>(&files.pcap, files.ipip), 0));
+            }
+        }
+        for ((name, _), b) in group.iter().zip(&best) {
+            let rss_mib = b.rss_kib as f64 / 1024.0;
             if !name.starts_with("dd") && !name.starts_with("tcpdump") {
                 worst_rss = worst_rss.max(rss_mib);
             }
             println!(
                 "{name:<42} {:>7.3} s  peak RSS {rss_mib:>6.1} MiB",
-                t.as_secs_f64()
+                b.secs()
             );
             rows.push(name.as_str());
-            times.push(t.as_secs_f64());
+            times.push(b.secs());
         }
-        if *file == pcap {
-            floor = best_loop(runs, "minimal IPIP count loop, 2 threads", || {
-                halves::<Minimal>(&files.pcap, files.ipip)
-            });
-            full_work = best_loop(runs, "full-work loop, 2 threads", || {
-                halves::<FullWork>(&files.pcap, files.ipip)
-            });
+        if loops {
+            let n = group.len();
+            (floor, full_work) = (best[n].secs(), best[n + 1].secs());
+            println!(
+                "{:<42} {floor:>7.3} s",
+                "minimal IPIP count loop, 2 threads"
+            );
+            println!("{:<42} {full_work:>7.3} s", "full-work loop, 2 threads");
         }
     }
     let t = |name: &str| times[rows.iter().position(|r| *r == name).expect("row")];
@@ -158,8 +174,10 @@ fn main() {
         verdict(worst_rss < MAX_RSS_MIB)
     );
     println!(
-        "(a child's peak RSS includes this bench process's own RSS at spawn: {:.1} MiB)",
-        own_rss_kib as f64 / 1024.0
+        "(a child's peak RSS includes this bench process's own RSS at spawn: {:.1} MiB at \
+         the start, {:.1} MiB at the end)",
+        start_rss_kib as f64 / 1024.0,
+        own_rss_kib() as f64 / 1024.0
     );
     // Checked last, so parsed reports do not inflate the RSS figures above.
     for f in [&pcap, &pcapng, &gz, &zst] {
@@ -167,15 +185,31 @@ fn main() {
     }
 }
 
-/// The best of `runs` runs of an in-process loop, printed as a row.
-fn best_loop(runs: usize, name: &str, run: impl Fn() -> Duration) -> f64 {
-    let best = (0..runs)
-        .map(|_| run())
-        .min()
-        .expect("at least one run")
-        .as_secs_f64();
-    println!("{name:<42} {best:>7.3} s");
-    best
+/// The best time and the largest peak RSS (KiB) of a row's runs.
+#[derive(Clone, Copy)]
+struct Best {
+    time: Duration,
+    rss_kib: u64,
+}
+
+impl Default for Best {
+    fn default() -> Self {
+        Best {
+            time: Duration::MAX,
+            rss_kib: 0,
+        }
+    }
+}
+
+impl Best {
+    fn add(&mut self, (time, rss_kib): (Duration, u64)) {
+        self.time = self.time.min(time);
+        self.rss_kib = self.rss_kib.max(rss_kib);
+    }
+
+    fn secs(&self) -> f64 {
+        self.time.as_secs_f64()
+    }
 }
 
 /// A row's name and the command it times.
@@ -204,19 +238,6 @@ fn compressed_rows(tt: &str, form: &str, tool: &str, f: &str) -> Vec<Row> {
         (format!("tuntrace read {form}"), read(tt, f, &[])),
         (format!("{tool} -dc {form} | tuntrace read -"), sh(&pipe)),
     ]
-}
-
-fn best_of(runs: usize, argv: &[&str]) -> (Duration, u64) {
-    let mut best: Option<(Duration, u64)> = None;
-    for _ in 0..runs {
-        let m = measure(argv);
-        best = Some(match best {
-            Some(b) if b.0 <= m.0 => (b.0, b.1.max(m.1)),
-            Some(b) => (m.0, b.1.max(m.1)),
-            None => m,
-        });
-    }
-    best.expect("at least one run")
 }
 
 fn dd(f: &str) -> Vec<String> {
