@@ -12,7 +12,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use super::{ipv4, link, DecodeConfig, Encap, Fragment, Inner, Kind, Plain, Tunnel};
+use super::{be16, be32, ipv4, link, DecodeConfig, Encap, Fragment, Inner, Kind, Plain, Tunnel};
 use crate::linktype::LinkType;
 
 use super::ip::Protocol;
@@ -146,16 +146,6 @@ fn header(b: &[u8]) -> Option<(&[u8; ipv4::HEADER_LEN], usize)> {
         return None;
     }
     Some((h, hl))
-}
-
-#[inline(always)]
-fn be16(h: &[u8; ipv4::HEADER_LEN], at: usize) -> u16 {
-    u16::from_be_bytes([h[at], h[at + 1]])
-}
-
-#[inline(always)]
-fn be32(h: &[u8; ipv4::HEADER_LEN], at: usize) -> u32 {
-    u32::from_be_bytes([h[at], h[at + 1], h[at + 2], h[at + 3]])
 }
 
 /// Whether the walk would find no further tunnel in this inner packet
