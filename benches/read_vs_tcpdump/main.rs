@@ -64,8 +64,8 @@ fn main() {
     // to hold a file changes how fast it is read (dd of the classic file took
     // 0.142 s or 0.075 s on one machine within an hour), and a file left
     // unread for a minute may be paged out under the rows of another (DAMON
-    // reclaim does that on the project's machines). The minimal loop runs
-    // with the classic rows, on the same cache.
+    // reclaim does that on the project's machines). The two loops run with
+    // the classic rows, on the same cache.
     let groups: Vec<(&str, Vec<Row>)> = vec![
         (&pcap, capture_rows(tt, "classic", &pcap)),
         (&pcapng, capture_rows(tt, "pcapng", &pcapng)),
