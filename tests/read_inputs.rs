@@ -10,7 +10,7 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use common::{bin, read_json, TempDir};
+use common::{bin, bundled_captures, read_json, TempDir};
 use serde_json::Value;
 use tuntrace::linktype::LinkType;
 use tuntrace::synth::*;
@@ -21,20 +21,6 @@ use tuntrace::write::{Endian, TsResolution};
 const T0: u64 = 1_764_075_600_000_000_000; // 2025-11-25T13:00:00Z
 const MAC_A: [u8; 6] = [2, 0, 0, 0, 0, 1];
 const MAC_B: [u8; 6] = [2, 0, 0, 0, 0, 2];
-
-/// Every capture the repository bundles.
-fn bundled() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
-    let mut files: Vec<PathBuf> = ["", "timeline"]
-        .iter()
-        .flat_map(|d| std::fs::read_dir(root.join(d)).expect("captures/"))
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"))
-        .collect();
-    files.sort();
-    assert!(files.len() >= 11, "{files:?}");
-    files
-}
 
 /// Runs `tuntrace ARGS` with `input` on standard input.
 fn run_with_stdin(args: &[&str], input: &[u8]) -> Output {
@@ -108,7 +94,7 @@ const CODECS: [Codec; 3] = [("gzip", gzip), ("zstd", zstd), ("xz", xz)];
 
 #[test]
 fn stdin_reads_like_the_file_except_the_name() {
-    for f in bundled() {
+    for f in bundled_captures() {
         let want = read_json(&[&f], &[], 0);
         let bytes = std::fs::read(&f).unwrap();
         // From a pipe, and redirected from the file itself.
@@ -134,7 +120,7 @@ fn stdin_reads_like_the_file_except_the_name() {
 
 #[test]
 fn stdin_among_files_and_only_once() {
-    let files = bundled();
+    let files = bundled_captures();
     let (a, b, c) = (&files[0], &files[2], &files[4]);
     let input = std::fs::read(b).unwrap();
     let (sa, sc) = (a.to_str().unwrap(), c.to_str().unwrap());
@@ -173,7 +159,7 @@ fn classic_pcap_from_stdin_is_labelled_stdin_or_by_iface() {
 #[test]
 fn compressed_captures_read_like_the_plain_ones() {
     let dir = TempDir::new("compressed");
-    for f in bundled() {
+    for f in bundled_captures() {
         let want = read_json(&[&f], &[], 0);
         let bytes = std::fs::read(&f).unwrap();
         for (name, codec) in CODECS {
@@ -198,7 +184,7 @@ fn compressed_captures_read_like_the_plain_ones() {
 #[test]
 fn concatenated_gzip_members_and_zstd_frames_read_whole() {
     let dir = TempDir::new("concatenated");
-    let f = &bundled()[0];
+    let f = &bundled_captures()[0];
     let bytes = std::fs::read(f).unwrap();
     let want = read_json(&[f], &[], 0);
     // Cut mid-block: a member boundary means nothing to the capture.
@@ -465,11 +451,11 @@ fn compare_with_tcpdump(file: &Path, per_link: bool) -> usize {
 
 #[test]
 fn filter_counts_what_tcpdump_keeps_on_the_bundled_captures() {
-    for f in bundled() {
+    for f in bundled_captures() {
         assert_eq!(compare_with_tcpdump(&f, false), EXPRESSIONS.len());
     }
     // The bundled captures hold IPIP only: one expression that keeps part.
-    let f = &bundled()[0];
+    let f = &bundled_captures()[0];
     let r = read_json(&[f], &["--filter", "src host 192.168.30.71"], 0);
     assert_eq!(r["packets"]["total"], 10);
 }
@@ -524,7 +510,7 @@ fn filter_applies_to_compressed_and_stdin_input_and_the_timeline() {
     // The timeline's second pass reads with the filter too: the move from
     // ens33 to ens32 is seen through a filter that keeps both, and there
     // is none once ens32's subnet is filtered out.
-    let tl = bundled()
+    let tl = bundled_captures()
         .into_iter()
         .find(|f| f.to_string_lossy().contains("timeline"))
         .unwrap();
@@ -541,7 +527,7 @@ fn filter_applies_to_compressed_and_stdin_input_and_the_timeline() {
 
 #[test]
 fn a_bad_expression_exits_2_with_libpcaps_message_and_no_report() {
-    let f = &bundled()[0];
+    let f = &bundled_captures()[0];
     let out = common::run(&["read", f.to_str().unwrap(), "--filter", "host and and"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);

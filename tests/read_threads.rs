@@ -86,14 +86,7 @@ fn reference(path: &Path, limits: Limits) -> String {
 /// a batch counted first, is exercised by the synthetic files above.)
 #[test]
 fn bundled_captures_read_as_the_reference_counts_them() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "pcapng" || e == "pcap"))
-        .collect();
-    files.sort();
-    assert!(files.len() >= 10, "{} captures", files.len());
+    let files = common::bundled_captures();
     let tight = Limits {
         max_tunnels: 2,
         max_pairs_per_tunnel: 2,

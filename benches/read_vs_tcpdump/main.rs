@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use floor::{halves, FullWork, Minimal};
 use generate::{bench_files, env_num};
-use measure::{keep_rss_flat, measure, own_rss_kib, recache};
+use measure::{measure, own_rss_kib, recache};
 
 /// The targets.
 const MAX_VS_TCPDUMP: f64 = 0.30;
@@ -57,7 +57,9 @@ fn main() {
         "{packets} packets, {} IPIP; best of {runs} rounds (each runs every row of its file once)",
         files.ipip
     );
-    keep_rss_flat();
+    // The loops' tables and buffers (MiBs) go back to the system when freed:
+    // a child's peak RSS counts this process's at spawn.
+    tuntrace::os::memory::return_large_frees_to_the_system();
     let start_rss_kib = own_rss_kib();
     // Rows grouped by the file they read. Each group starts with its file
     // dropped from the page cache and read back in once: how the cache came

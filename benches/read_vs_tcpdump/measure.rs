@@ -5,17 +5,6 @@ use std::os::fd::AsRawFd;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Keeps this process's resident set where it starts: the loops' tables
-/// and buffers (MiBs) go back to the system when freed, instead of staying
-/// in glibc's heap once its mmap threshold has risen. A child's peak RSS
-/// counts the parent's at spawn, so the rows after a loop would carry them.
-pub fn keep_rss_flat() {
-    // SAFETY: mallopt only sets a parameter of the allocator, under its lock.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
-    }
-}
-
 /// This process's resident set, in KiB (children inherit it as their floor).
 pub fn own_rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")

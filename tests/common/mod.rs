@@ -6,6 +6,21 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+/// Every capture the repository bundles (`captures/` and
+/// `captures/timeline/`), sorted.
+pub fn bundled_captures() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
+    let mut files: Vec<PathBuf> = ["", "timeline"]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(root.join(d)).expect("captures/"))
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 11, "{files:?}");
+    files
+}
+
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_tuntrace")
 }
