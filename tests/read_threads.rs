@@ -215,6 +215,67 @@ fn small_limits_spill_and_are_still_equal() {
     assert!(want.contains("inner_other"), "no spill: {want}");
 }
 
+/// A fast-path frame counted a few frames late (its lookups overlapped
+/// with the next frames') still takes its place in file order: an IPIP
+/// tunnel met before a VXLAN one gets the only tunnel slot, and the VXLAN
+/// one goes to the interface's other tunnels, as one frame at a time
+/// counts them.
+#[test]
+fn frames_counted_late_keep_file_order_under_limits() {
+    let dir = TempDir::new("threads-order");
+    let path = dir.path("ens33.pcap");
+    let node = |n| Ipv4Addr::new(192, 168, 30, n);
+    let inner = ipv4(
+        Ipv4Addr::new(10, 244, 1, 2),
+        Ipv4Addr::new(10, 244, 3, 2),
+        1,
+        &icmp_echo(7, 1, &[0; 8]),
+    );
+    let eth = |payload: &[u8]| ethernet([1; 6], [2; 6], 0x0800, payload);
+    let plain = eth(&ipv4(node(1), node(2), 6, &[0; 40]));
+    let ipip = eth(&ipv4(node(1), node(3), 4, &inner));
+    let vxlan_frame = eth(&ipv4(
+        node(1),
+        node(4),
+        17,
+        &udp(
+            40000,
+            4789,
+            &vxlan(4096, &ethernet([2; 6], [4; 6], 0x0800, &inner)),
+        ),
+    ));
+    // Plain frames first, enough for a batch to be counted: the interface
+    // is then known, and the IPIP frame is counted late, not batched.
+    let frames = std::iter::repeat_n(&plain, 300).chain([&ipip, &vxlan_frame, &ipip]);
+    let file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    let mut w = PcapWriter::new(
+        file,
+        LinkType::ETHERNET,
+        65535,
+        Endian::Little,
+        TsResolution::Micro,
+    )
+    .unwrap();
+    for (i, f) in frames.enumerate() {
+        let t = 1_700_000_000_000_000_000 + i as u64 * 1_000;
+        w.write_packet(t, f.len() as u32, f).unwrap();
+    }
+    w.finish().unwrap();
+    let limits = Limits {
+        max_tunnels: 1,
+        max_pairs_per_tunnel: 5,
+        max_pairs_total: 10,
+        track_plain: true,
+    };
+    let (got, r) = one_thread(&path, limits);
+    assert!(r.is_ok(), "{r:?}");
+    let report: serde_json::Value = serde_json::from_str(&got).unwrap();
+    let link = common::link(&report, "ens33");
+    let ipip_row = common::tunnel(link, "ipip", "192.168.30.1", "192.168.30.3");
+    assert_eq!(common::u(&ipip_row["packets"]), 2, "{got}");
+    assert_eq!(common::u(&link["other_tunnels"]["packets"]), 1, "{got}");
+}
+
 /// Three sections: little-endian Ethernet + raw, big-endian with other
 /// names and link types, then little-endian again; Simple Packet Blocks.
 fn pcapng(path: &Path, n: usize) {

@@ -97,61 +97,6 @@ impl FlowTable {
         self.commit(&ev, st);
     }
 
-    /// Counts a fast-path frame at once when everything it adds to exists
-    /// already (its interface, and for IPIP its tunnel and inner pair), and
-    /// returns true; else false, and the frame must go through a batch.
-    ///
-    /// Exact: adding to existing counters (packets, bytes, first and last
-    /// times, maxima) commutes, and no decision about what is added (new
-    /// interfaces, tunnels or pairs, the limits) reads those counters; so
-    /// counting such a frame ahead of the frames still waiting in a batch
-    /// leaves the table as counting in order does. Saves the batch's event
-    /// and its two passes for nearly every frame of a long capture.
-    #[inline(always)]
-    pub fn count_known(&mut self, iface: IfaceId, ts_ns: u64, wire_len: u32, q: &Quick) -> bool {
-        // Most captures have one interface: the first slot, without a search.
-        let slot = match self.links.first() {
-            Some((id, _)) if *id == iface => 0,
-            _ => match self.links.iter().position(|(id, _)| *id == iface) {
-                Some(slot) => slot,
-                None => return false,
-            },
-        };
-        match *q {
-            Quick::Ipip {
-                outer_src,
-                outer_dst,
-                inner_src,
-                inner_dst,
-                outer_len,
-                outer_df,
-                ..
-            } => {
-                let k = compact_tunnel4(slot as u32, Encap::Ipip, outer_src, outer_dst, None);
-                let Some(ti) = self.index4.get(k, self.index4.hash(k)) else {
-                    return false;
-                };
-                let pk = compact_pair4(ti, inner_src, inner_dst);
-                let Some(pair) = self.pairs4.get_mut(pk, self.pairs4.hash(pk)) else {
-                    return false;
-                };
-                pair.add(wire_len);
-                let stats = &mut self.tunnels[ti as usize].1;
-                stats.counts.add(ts_ns, wire_len);
-                stats.df_packets += u64::from(outer_df);
-                stats.max_outer_len = stats.max_outer_len.max(u32::from(outer_len));
-                stats.max_depth = stats.max_depth.max(1);
-                self.tunnelled += 1;
-                self.links[slot].1.tunnelled += 1;
-            }
-            Quick::Tcp { .. } if !self.limits.track_plain => {}
-            Quick::Tcp { .. } => return false,
-        }
-        self.total += 1;
-        self.links[slot].1.all.add(ts_ns, wire_len);
-        true
-    }
-
     /// Counts a batch in two passes: the first finds each event's interface
     /// and tunnel and prefetches its pair slot, the second counts. The pair
     /// lookups (cache misses when tens of thousands of pairs are live) then

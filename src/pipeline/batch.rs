@@ -1,11 +1,18 @@
 //! Decoding frames into batches of small [`Event`]s, counted together
 //! ([`FlowTable::ingest_batch`]) on this thread or handed to another.
+//! Fast-path frames whose entries exist are counted a few frames late
+//! instead, their lookups overlapped (`flows::ahead`).
 
 use std::sync::mpsc::{Receiver, SyncSender};
 
-use crate::decode::{decode_frame_into, quick_frame, DecodeConfig, Decoded, Quick};
-use crate::flows::{Event, FlowTable, What};
+use crate::decode::{decode_frame_into, quick_frame, DecodeConfig, Decoded};
+use crate::flows::{Event, FlowTable, Start, Started, What};
 use crate::sources::Frame;
+
+/// Fast-path frames started before they are counted together: enough that
+/// a frame's tunnel slot has arrived when the group is finished, few enough
+/// that the group stays in the first-level cache.
+const AHEAD: usize = 16;
 
 /// Where a full batch goes.
 pub(super) trait Sink {
@@ -13,11 +20,11 @@ pub(super) trait Sink {
     /// same length.
     fn take(&mut self, slots: &mut Vec<Event>, filled: usize);
 
-    /// Counts a fast-path frame at once, ahead of its batch, when that
-    /// leaves the same table ([`FlowTable::count_known`]); false to batch it.
+    /// The table fast-path frames may be counted into ahead of the batch,
+    /// if the batches are counted on this thread.
     #[inline(always)]
-    fn count_now(&mut self, _frame: &Frame<'_>, _q: &Quick) -> bool {
-        false
+    fn table(&mut self) -> Option<&mut FlowTable> {
+        None
     }
 }
 
@@ -29,8 +36,8 @@ impl Sink for &mut FlowTable {
     }
 
     #[inline(always)]
-    fn count_now(&mut self, f: &Frame<'_>, q: &Quick) -> bool {
-        self.count_known(f.iface, f.ts_ns, f.orig_len, q)
+    fn table(&mut self) -> Option<&mut FlowTable> {
+        Some(self)
     }
 }
 
@@ -42,8 +49,8 @@ impl Sink for FlowTable {
     }
 
     #[inline(always)]
-    fn count_now(&mut self, f: &Frame<'_>, q: &Quick) -> bool {
-        self.count_known(f.iface, f.ts_ns, f.orig_len, q)
+    fn table(&mut self) -> Option<&mut FlowTable> {
+        Some(self)
     }
 }
 
@@ -56,6 +63,10 @@ pub(super) struct Batcher<S: Sink> {
     cfg: DecodeConfig,
     slots: Vec<Event>,
     filled: usize,
+    /// Fast-path frames started, not yet counted; every one of them
+    /// precedes every frame still to be batched.
+    started: [Started; AHEAD],
+    n_started: usize,
     sink: S,
 }
 
@@ -65,21 +76,68 @@ impl<S: Sink> Batcher<S> {
             cfg: cfg.clone(),
             slots: vec![Event::default(); size.max(1)],
             filled: 0,
+            started: [Started::default(); AHEAD],
+            n_started: 0,
             sink,
         }
     }
 
     #[inline(always)]
     pub(super) fn feed(&mut self, frame: &Frame<'_>) {
+        let quick = quick_frame(frame.data, frame.linktype, &self.cfg);
+        if let (Some(q), Some(table)) = (&quick, self.sink.table()) {
+            let out = &mut self.started[self.n_started];
+            match table.start_known(frame.iface, frame.ts_ns, frame.orig_len, q, out) {
+                Start::Counted => return,
+                Start::Later => {
+                    self.n_started += 1;
+                    if self.n_started == AHEAD {
+                        self.finish_started();
+                    }
+                    return;
+                }
+                Start::Batch => {}
+            }
+        }
+        if self.n_started > 0 {
+            self.finish_started();
+        }
         let ev = &mut self.slots[self.filled];
-        match quick_frame(frame.data, frame.linktype, &self.cfg) {
-            Some(q) if self.sink.count_now(frame, &q) => return,
+        match quick {
             Some(q) => ev.what = What::Quick(q),
             None => decode_into(&self.cfg, frame, ev),
         }
         ev.iface = frame.iface;
         ev.ts_ns = frame.ts_ns;
         ev.wire_len = frame.orig_len;
+        self.push();
+    }
+
+    /// Counts the started frames in order, their tunnels found first (so
+    /// that their pair slots load together); those whose tunnel or pair is
+    /// new go into the batch.
+    #[inline(never)]
+    fn finish_started(&mut self) {
+        let n = std::mem::take(&mut self.n_started);
+        if let Some(table) = self.sink.table() {
+            table.find_started(&mut self.started[..n]);
+        }
+        for i in 0..n {
+            let s = &self.started[i];
+            if !self.sink.table().is_some_and(|t| t.count_started(s)) {
+                let ev = &mut self.slots[self.filled];
+                ev.what = What::Quick(s.quick);
+                ev.iface = s.iface;
+                ev.ts_ns = s.ts_ns;
+                ev.wire_len = s.wire_len;
+                self.push();
+            }
+        }
+    }
+
+    /// Takes the event just written into the next slot.
+    #[inline(always)]
+    fn push(&mut self) {
         self.filled += 1;
         if self.filled == self.slots.len() {
             self.flush();
@@ -95,8 +153,11 @@ impl<S: Sink> Batcher<S> {
         self.filled = 0;
     }
 
-    /// Hands over the partial batch, so the sink holds every frame fed.
+    /// Hands over every frame fed, so the sink holds them all.
     pub(super) fn drain(&mut self) {
+        if self.n_started > 0 {
+            self.finish_started();
+        }
         if self.filled > 0 {
             self.flush();
         }
@@ -106,11 +167,9 @@ impl<S: Sink> Batcher<S> {
         &mut self.sink
     }
 
-    /// Hands over the last, partial batch.
+    /// Hands over the last frames.
     pub(super) fn finish(mut self) {
-        if self.filled > 0 {
-            self.flush();
-        }
+        self.drain();
     }
 }
 
