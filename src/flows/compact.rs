@@ -104,16 +104,19 @@ impl<V: Copy + Default> CompactMap<V> {
             return Err(usize::MAX);
         }
         let mask = self.slots.len() - 1;
+        // Indexed by `i & mask` into exactly `mask + 1` slots: no bounds
+        // check per probe.
+        let slots = &self.slots[..=mask];
         let mut i = self.home(hash);
         loop {
-            let k = self.slots[i].key;
+            let k = slots[i & mask].key;
             if k == key {
-                return Ok(i);
+                return Ok(i & mask);
             }
             if k == EMPTY {
-                return Err(i);
+                return Err(i & mask);
             }
-            i = (i + 1) & mask;
+            i = (i & mask) + 1;
         }
     }
 

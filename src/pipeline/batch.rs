@@ -118,7 +118,7 @@ impl<S: Sink> Batcher<S> {
     /// new go into the batch.
     #[inline(never)]
     fn finish_started(&mut self) {
-        let n = std::mem::take(&mut self.n_started);
+        let n = std::mem::take(&mut self.n_started).min(AHEAD);
         if let Some(table) = self.sink.table() {
             table.find_started(&mut self.started[..n]);
         }
