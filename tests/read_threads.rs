@@ -215,6 +215,19 @@ fn small_limits_spill_and_are_still_equal() {
     assert!(want.contains("inner_other"), "no spill: {want}");
 }
 
+/// A little-endian, microsecond, Ethernet classic pcap writer to `path`.
+fn ethernet_writer(path: &Path) -> PcapWriter<std::io::BufWriter<std::fs::File>> {
+    let file = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    PcapWriter::new(
+        file,
+        LinkType::ETHERNET,
+        65535,
+        Endian::Little,
+        TsResolution::Micro,
+    )
+    .unwrap()
+}
+
 /// A fast-path frame counted a few frames late (its lookups overlapped
 /// with the next frames') still takes its place in file order: an IPIP
 /// tunnel met before a VXLAN one gets the only tunnel slot, and the VXLAN
@@ -247,15 +260,7 @@ fn frames_counted_late_keep_file_order_under_limits() {
     // Plain frames first, enough for a batch to be counted: the interface
     // is then known, and the IPIP frame is counted late, not batched.
     let frames = std::iter::repeat_n(&plain, 300).chain([&ipip, &vxlan_frame, &ipip]);
-    let file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
-    let mut w = PcapWriter::new(
-        file,
-        LinkType::ETHERNET,
-        65535,
-        Endian::Little,
-        TsResolution::Micro,
-    )
-    .unwrap();
+    let mut w = ethernet_writer(&path);
     for (i, f) in frames.enumerate() {
         let t = 1_700_000_000_000_000_000 + i as u64 * 1_000;
         w.write_packet(t, f.len() as u32, f).unwrap();
@@ -320,15 +325,7 @@ fn pcapng_sections_byte_orders_and_link_types() {
 fn packet_imitating_record_headers_at_a_cut() {
     let dir = TempDir::new("threads-imitate");
     let path = dir.path("ens33.pcap");
-    let file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
-    let mut w = PcapWriter::new(
-        file,
-        LinkType::ETHERNET,
-        65535,
-        Endian::Little,
-        TsResolution::Micro,
-    )
-    .unwrap();
+    let mut w = ethernet_writer(&path);
     let mut x = 7u64;
     let t0 = 1_700_000_000u64;
     let mut at = 24u64;

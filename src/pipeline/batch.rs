@@ -7,6 +7,7 @@ use std::sync::mpsc::{Receiver, SyncSender};
 
 use crate::decode::{decode_frame_into, quick_frame, DecodeConfig, Decoded};
 use crate::flows::{Event, FlowTable, Start, Started, What};
+use crate::iface::IfaceId;
 use crate::sources::Frame;
 
 /// Fast-path frames started before they are counted together: enough that
@@ -107,10 +108,7 @@ impl<S: Sink> Batcher<S> {
             Some(q) => ev.what = What::Quick(q),
             None => decode_into(&self.cfg, frame, ev),
         }
-        ev.iface = frame.iface;
-        ev.ts_ns = frame.ts_ns;
-        ev.wire_len = frame.orig_len;
-        self.push();
+        self.push(frame.iface, frame.ts_ns, frame.orig_len);
     }
 
     /// Counts the started frames in order, their tunnels found first (so
@@ -125,19 +123,21 @@ impl<S: Sink> Batcher<S> {
         for i in 0..n {
             let s = &self.started[i];
             if !self.sink.table().is_some_and(|t| t.count_started(s)) {
-                let ev = &mut self.slots[self.filled];
-                ev.what = What::Quick(s.quick);
-                ev.iface = s.iface;
-                ev.ts_ns = s.ts_ns;
-                ev.wire_len = s.wire_len;
-                self.push();
+                let (iface, ts_ns, wire_len) = (s.iface, s.ts_ns, s.wire_len);
+                self.slots[self.filled].what = What::Quick(s.quick);
+                self.push(iface, ts_ns, wire_len);
             }
         }
     }
 
-    /// Takes the event just written into the next slot.
+    /// Takes the next slot, its `what` just written, with the frame's
+    /// interface, time and length.
     #[inline(always)]
-    fn push(&mut self) {
+    fn push(&mut self, iface: IfaceId, ts_ns: u64, wire_len: u32) {
+        let ev = &mut self.slots[self.filled];
+        ev.iface = iface;
+        ev.ts_ns = ts_ns;
+        ev.wire_len = wire_len;
         self.filled += 1;
         if self.filled == self.slots.len() {
             self.flush();
