@@ -14,7 +14,7 @@ use crate::report::{build_report, SourceInfo};
 use crate::sources::file::{is_stdin, FileError, FileOptions, FrameFilter, Progress};
 
 use super::progress::FileProgress;
-use crate::timeline::{timeline_of_files, FileInput};
+use crate::timeline::{may_have_moves, timeline_of_files, FileInput};
 
 /// Files larger than this show progress on a terminal.
 const PROGRESS_MIN_BYTES: u64 = 64 << 20;
@@ -137,13 +137,22 @@ pub fn run(args: &ReadArgs) -> u8 {
     if !any_read {
         return code;
     }
-    let mut report = build_report(&table, &ifaces, sources);
-    let (timeline, cut) =
-        timeline_of_files(&report, &again, &mut ifaces, &cfg, table.limits(), nodes);
-    if cut {
-        super::error("the timeline is cut short: too many tunnels over time to hold");
+    // Both take milliseconds on a busy capture: side by side.
+    let (mut report, moves) = std::thread::scope(|s| {
+        let check = s.spawn(|| may_have_moves(&table, &nodes));
+        let report = build_report(&table, &ifaces, sources);
+        let moves = check
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        (report, moves)
+    });
+    if moves {
+        let (timeline, cut) = timeline_of_files(&again, &mut ifaces, &cfg, table.limits(), nodes);
+        if cut {
+            super::error("the timeline is cut short: too many tunnels over time to hold");
+        }
+        report.timeline = timeline;
     }
-    report.timeline = timeline;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let written = render::render_named(&report, args.format, args.decode.top, &names, &mut out)

@@ -19,11 +19,11 @@ use crate::decode::{DecodeConfig, Encap};
 use crate::flows::{Counts, FlowTable, Limits};
 use crate::iface::{IfaceId, IfaceTable};
 use crate::pipeline::Pipeline;
-use crate::report::{PathChange, PathEnd, Report};
+use crate::report::{PathChange, PathEnd};
 use crate::sources::file::{read_file, FileOptions};
 
-use super::observe::{ends_of, of_tunnel, Ends};
-use super::{parse_rfc3339, Detector};
+use super::observe::{of_tunnel, tunnel_ends, Ends};
+use super::Detector;
 
 /// Time resolution of a file's timeline.
 pub const BUCKET_NS: u64 = 100_000_000;
@@ -47,32 +47,44 @@ struct Row {
     inner: Vec<(IpAddr, IpAddr, u64)>,
 }
 
-/// Could `report` (the whole capture) hold a move? Only if some ends used
-/// two paths whose times do not (mostly) overlap: one path ending about
-/// when the other starts. Two paths used side by side all along are a split
-/// (or unrelated conversations that happen to share a pod pair), and a
-/// capture without a change never passes. Flapping that has not settled
-/// when the capture ends may be missed (both paths then span the same end).
-pub fn may_have_moves(report: &Report, nodes: &Nodes) -> bool {
-    // (ends, tunnel row, first, last): no map node per pod pair.
-    let rows: Vec<_> = report.links.iter().flat_map(|l| &l.tunnels).collect();
-    let mut seen: Vec<(Ends, u32, u64, u64)> =
-        Vec::with_capacity(rows.iter().map(|t| t.inner.len().max(1)).sum());
-    let mut ends = Vec::new();
-    for (row, t) in rows.into_iter().enumerate() {
-        let (Some(first), Some(last)) = (parse_rfc3339(&t.first_seen), parse_rfc3339(&t.last_seen))
-        else {
-            continue;
-        };
-        let inner = t.inner.iter().map(|p| (p.src, p.dst, p.packets));
-        ends_of(
-            nodes,
-            (t.outer_src, t.outer_dst, t.packets),
-            inner,
-            &mut ends,
-        );
-        seen.extend(ends.drain(..).map(|(e, _)| (e, row as u32, first, last)));
+/// Could `table` (the whole capture, as its report would show it) hold a
+/// move? Only if some ends used two paths whose times do not (mostly)
+/// overlap: one path ending about when the other starts. Two paths used
+/// side by side all along are a split (or unrelated conversations that
+/// happen to share a pod pair), and a capture without a change never
+/// passes. Flapping that has not settled when the capture ends may be
+/// missed (both paths then span the same end).
+///
+/// Read from the table rather than the report, so that it can run beside
+/// `build_report` (each takes milliseconds on a busy capture).
+pub fn may_have_moves(table: &FlowTable, nodes: &Nodes) -> bool {
+    // A tunnel's own ends (node names), or None: its pairs', or its outer
+    // pair's when it kept no pair.
+    let whole: Vec<Option<Ends>> = table
+        .tunnels
+        .iter()
+        .map(|(k, _)| tunnel_ends(nodes, k.outer_src, k.outer_dst))
+        .collect();
+    let mut has_pairs = vec![false; table.tunnels.len()];
+    // (ends, tunnel index): no map node per pod pair.
+    let mut seen: Vec<(Ends, u32)> = Vec::with_capacity(table.pair_count() + whole.len());
+    for (ti, pair, _) in table.pairs() {
+        has_pairs[ti as usize] = true;
+        if whole[ti as usize].is_none() {
+            seen.push((Ends::Pods(pair.src, pair.dst), ti));
+        }
     }
+    for (ti, (ends, (k, _))) in whole.into_iter().zip(&table.tunnels).enumerate() {
+        match ends {
+            Some(e) => seen.push((e, ti as u32)),
+            None if !has_pairs[ti] => seen.push((Ends::Outer(k.outer_src, k.outer_dst), ti as u32)),
+            None => {}
+        }
+    }
+    let span = |ti: u32| {
+        let c = &table.tunnels[ti as usize].1.counts;
+        (c.first_ns, c.last_ns)
+    };
     let keyed = sharing_a_hash(seen.iter().map(|s| &s.0));
     keyed.chunk_by(|a, b| a.0 == b.0).any(|group| {
         group.iter().enumerate().any(|(i, &(_, a))| {
@@ -82,8 +94,9 @@ pub fn may_have_moves(report: &Report, nodes: &Nodes) -> bool {
                 if a.0 != b.0 {
                     return false;
                 }
-                let overlap = a.3.min(b.3).saturating_sub(a.2.max(b.2));
-                let shorter = (a.3 - a.2).min(b.3 - b.2);
+                let ((a_first, a_last), (b_first, b_last)) = (span(a.1), span(b.1));
+                let overlap = a_last.min(b_last).saturating_sub(a_first.max(b_first));
+                let shorter = (a_last - a_first).min(b_last - b_first);
                 overlap == 0 || overlap < shorter / 10 * 9
             })
         })
@@ -117,19 +130,16 @@ fn sharing_a_hash<'a, T: Hash + 'a>(items: impl Iterator<Item = &'a T>) -> Vec<(
     shared
 }
 
-/// The path changes in `files` (already read once into `report`). Returns
-/// the events and whether the bound on held rows cut the pass short.
+/// The path changes in `files` (already read once; worth reading again
+/// when [`may_have_moves`]). Returns the events and whether the bound on
+/// held rows cut the pass short.
 pub fn timeline_of_files(
-    report: &Report,
     files: &[FileInput],
     ifaces: &mut IfaceTable,
     cfg: &DecodeConfig,
     limits: Limits,
     nodes: Nodes,
 ) -> (Vec<PathChange>, bool) {
-    if !may_have_moves(report, &nodes) {
-        return (Vec::new(), false);
-    }
     let mut buckets: BTreeMap<u64, Vec<Row>> = BTreeMap::new();
     let mut held = 0usize;
     let mut cut = false;

@@ -43,7 +43,7 @@ use crate::audit::nodes::Nodes;
 use crate::report::{PathChange, PathEnd, Report};
 use crate::timefmt::rfc3339;
 
-pub use files::{timeline_of_files, FileInput};
+pub use files::{may_have_moves, timeline_of_files, FileInput};
 pub use observe::{observations, parse_rfc3339, Ends, Observation};
 
 /// Moves closer together than this are one flapping event.

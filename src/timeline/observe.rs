@@ -36,8 +36,8 @@ pub(super) fn ends_of(
     inner: impl Iterator<Item = (IpAddr, IpAddr, u64)>,
     out: &mut Vec<(Ends, u64)>,
 ) {
-    if let (Some(s), Some(d)) = (nodes.name(outer_src), nodes.name(outer_dst)) {
-        out.push((Ends::Nodes(s.to_string(), d.to_string()), packets));
+    if let Some(ends) = tunnel_ends(nodes, outer_src, outer_dst) {
+        out.push((ends, packets));
         return;
     }
     let before = out.len();
@@ -45,6 +45,13 @@ pub(super) fn ends_of(
     if out.len() == before {
         out.push((Ends::Outer(outer_src, outer_dst), packets));
     }
+}
+
+/// A tunnel's ends as a whole: the node names of its outer addresses, when
+/// `nodes` names both. None: its traffic is followed per inner pair.
+pub(super) fn tunnel_ends(nodes: &Nodes, outer_src: IpAddr, outer_dst: IpAddr) -> Option<Ends> {
+    let (s, d) = (nodes.name(outer_src)?, nodes.name(outer_dst)?);
+    Some(Ends::Nodes(s.to_string(), d.to_string()))
 }
 
 /// One tunnel row's observations (see [`ends_of`]).
