@@ -126,6 +126,19 @@ pub(crate) fn compact_pair4(ti: u32, src: u32, dst: u32) -> u128 {
     u128::from(src) | u128::from(dst) << 32 | u128::from(ti) << 64
 }
 
+/// The tunnel index of a [`compact_pair4`] key.
+#[inline(always)]
+pub(crate) fn pair4_tunnel(k: u128) -> u32 {
+    (k >> 64) as u32
+}
+
+/// A [`compact_pair4`] key with its tunnel index replaced by `ti` (the
+/// same tunnel's index in another table).
+#[inline(always)]
+pub(crate) fn pair4_in_tunnel(k: u128, ti: u32) -> u128 {
+    k & u128::from(u64::MAX) | u128::from(ti) << 64
+}
+
 // Hand-written hashes: the derived ones feed every address octet by octet
 // (with length prefixes) into the hasher, a measurable share of the per-packet
 // cost. These fold each key into a few words; equal keys still hash equally.

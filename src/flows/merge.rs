@@ -1,7 +1,8 @@
 //! Folding one flow table into another: tables of different sources
 //! (interfaces in a live capture, files), and the two halves of one file.
 
-use super::key::TunnelKey;
+use super::compact::{EMPTY, NOT_FOUND};
+use super::key::{pair4_in_tunnel, pair4_tunnel, TunnelKey};
 use super::plain::PlainTable;
 use super::table::FlowTable;
 use crate::iface::{IfaceId, MAX_IFACES};
@@ -13,10 +14,13 @@ impl FlowTable {
     /// row, and everything it adds fits under the limits (then no order
     /// decides what gets a row). Otherwise changes nothing and returns false.
     pub fn merge_following(&mut self, other: &FlowTable) -> bool {
-        if other.spilled() || !self.has_room_for(other) {
+        if other.spilled() {
             return false;
         }
-        self.merge(other);
+        let Some(found) = self.room_for(other) else {
+            return false;
+        };
+        self.merge_found(other, &found);
         true
     }
 
@@ -85,20 +89,11 @@ impl FlowTable {
             || self.plain.spilled()
     }
 
-    /// Whether every interface, tunnel and pair of `other` that this table
-    /// lacks fits under the limits.
-    fn has_room_for(&self, other: &FlowTable) -> bool {
+    /// Where `other`'s tunnels and IPv4 pairs are in this table (one
+    /// lookup each, shared by the room check and the merge).
+    fn find(&self, other: &FlowTable) -> Found {
         let slot_of = |iface| self.links.iter().position(|(id, _)| *id == iface);
-        let new_links = other
-            .links
-            .iter()
-            .filter(|(id, _)| slot_of(*id).is_none())
-            .count();
-        if self.links.len() + new_links > MAX_IFACES {
-            return false;
-        }
-        // Each of other's tunnels: its index here, if known.
-        let known: Vec<Option<u32>> = other
+        let tunnels: Vec<Option<u32>> = other
             .tunnels
             .iter()
             .map(|(key, _)| {
@@ -109,20 +104,41 @@ impl FlowTable {
                 }
             })
             .collect();
-        let new_tunnels = known.iter().filter(|k| k.is_none()).count();
+        let pairs4 = self.pairs4.find_each(other.pairs4.iter().map(|(k, _)| {
+            match tunnels[pair4_tunnel(k) as usize] {
+                Some(ti) => pair4_in_tunnel(k, ti),
+                None => EMPTY,
+            }
+        }));
+        Found { tunnels, pairs4 }
+    }
+
+    /// [`Self::find`], when every interface, tunnel and pair of `other`
+    /// that this table lacks fits under the limits.
+    fn room_for(&self, other: &FlowTable) -> Option<Found> {
+        let new_links = other
+            .links
+            .iter()
+            .filter(|(id, _)| !self.links.iter().any(|(mine, _)| mine == id))
+            .count();
+        if self.links.len() + new_links > MAX_IFACES {
+            return None;
+        }
+        let found = self.find(other);
+        let new_tunnels = found.tunnels.iter().filter(|k| k.is_none()).count();
         if self.tunnels.len() + new_tunnels > self.limits.max_tunnels {
-            return false;
+            return None;
         }
         let mut fresh_in = vec![0usize; self.tunnels.len()];
         let mut fresh = 0;
-        for (oti, pair, _) in other.pairs() {
-            let Some(ti) = known[oti as usize] else {
+        for (i, (oti, pair, _)) in other.pairs().enumerate() {
+            let Some(ti) = found.tunnels[oti as usize] else {
                 // A new tunnel: other kept its pairs under the same limits.
                 fresh += 1;
                 continue;
             };
-            let here = match pair.compact(ti) {
-                Some(k) => self.pairs4.get(k, self.pairs4.hash(k)).is_some(),
+            let here = match found.pairs4.get(i) {
+                Some(&slot) => slot != NOT_FOUND,
                 None => self.pairs6.contains_key(&(ti, pair)),
             };
             if !here {
@@ -130,15 +146,22 @@ impl FlowTable {
                 fresh_in[ti as usize] += 1;
             }
         }
-        self.pair_count() + fresh <= self.limits.max_pairs_total
+        let fits = self.pair_count() + fresh <= self.limits.max_pairs_total
             && fresh_in.iter().enumerate().all(|(ti, &n)| {
                 n == 0 || self.tunnels[ti].1.pairs as usize + n <= self.limits.max_pairs_per_tunnel
             })
-            && self.plain.has_room_for(&other.plain)
+            && self.plain.has_room_for(&other.plain);
+        fits.then_some(found)
     }
 
     /// Folds `other` (another source's table) into this one, keeping the limits.
     pub fn merge(&mut self, other: &FlowTable) {
+        let found = self.find(other);
+        self.merge_found(other, &found);
+    }
+
+    /// [`Self::merge`] with `found` = [`Self::find`]`(other)`.
+    fn merge_found(&mut self, other: &FlowTable, found: &Found) {
         self.total += other.total;
         self.tunnelled += other.tunnelled;
         self.undecodable += other.undecodable;
@@ -176,15 +199,19 @@ impl FlowTable {
             mine.max_depth = mine.max_depth.max(s.max_depth);
             mine.inner_other.merge(&s.inner_other);
         }
-        // Pairs both tables know merge in any order; new ones are added in
-        // a fixed order, so that which of them get a row when the limits
-        // bite does not depend on the maps' random seeds.
+        // Pairs both tables know merge in any order (found ones in place:
+        // nothing was added to the pairs since they were found); new ones
+        // are added in a fixed order, so that which of them get a row when
+        // the limits bite does not depend on the maps' random seeds.
         let mut fresh = Vec::new();
-        for (oti, pair, c) in other.pairs() {
-            if let Some(ti) = remap[oti as usize] {
-                if !self.add_to_known_pair(ti, &pair, &c) {
-                    fresh.push((ti, pair, c));
-                }
+        for (i, (oti, pair, c)) in other.pairs().enumerate() {
+            let Some(ti) = remap[oti as usize] else {
+                continue;
+            };
+            match found.pairs4.get(i) {
+                Some(&slot) if slot != NOT_FOUND => self.pairs4.value_at_mut(slot).merge(&c),
+                _ if self.add_to_known_pair(ti, &pair, &c) => {}
+                _ => fresh.push((ti, pair, c)),
             }
         }
         fresh.sort_unstable_by_key(|&(ti, pair, _)| (ti, pair));
@@ -192,6 +219,15 @@ impl FlowTable {
             self.add_pair(ti, &pair, &c);
         }
     }
+}
+
+/// What [`FlowTable::find`] found of another table here.
+struct Found {
+    /// Each of the other table's tunnels: its index here, if known.
+    tunnels: Vec<Option<u32>>,
+    /// Each of its IPv4 pairs (in `pairs4`'s order, which
+    /// [`FlowTable::pairs`] begins with): its slot here, or [`NOT_FOUND`].
+    pairs4: Vec<u32>,
 }
 
 #[cfg(test)]
