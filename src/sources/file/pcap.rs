@@ -13,7 +13,7 @@ use crate::sources::Frame;
 
 /// The classic pcap file header's length.
 pub(super) const FILE_HDR: usize = 24;
-const REC_HDR: usize = 16;
+pub(super) const REC_HDR: usize = 16;
 
 /// (big-endian, nanosecond) for a classic pcap magic, as its first 4 bytes.
 pub(super) fn magic(m: [u8; 4]) -> Option<(bool, bool)> {
@@ -217,52 +217,6 @@ fn records_in<R: Read, F: FnMut(&Frame<'_>), const BE: bool>(
         }
     }
 }
-
-/// Whether `b` starts a chain of plausible record headers: [`CHAIN`] of
-/// them, or at least 4 before the chain runs past the end of `b`, or any
-/// that end exactly at the end of `b` when that is the end of the file.
-/// Plausible: a non-empty record (runs of zero bytes would pass otherwise),
-/// a valid fraction, caplen within the limit and at most orig_len, and a
-/// time within ten years of `near_secs` (the first record's). Only a guess,
-/// since a packet's bytes can look like headers; the caller confirms it.
-pub(super) fn plausible_chain(b: &[u8], p: &Params, near_secs: u32, at_eof: bool) -> bool {
-    const TEN_YEARS: u32 = 10 * 366 * 86_400;
-    let frac_max: u64 = if p.frac_ns == 1 {
-        1_000_000_000
-    } else {
-        1_000_000
-    };
-    let mut pos = 0usize;
-    for n in 0..CHAIN {
-        if b.len() - pos < REC_HDR {
-            return n >= 4 || (at_eof && pos == b.len() && n > 0);
-        }
-        let rd = |at| {
-            if p.be {
-                rd32::<true>(b, pos + at)
-            } else {
-                rd32::<false>(b, pos + at)
-            }
-        };
-        let (secs, frac, caplen, orig) = (rd(0), rd(4), rd(8), rd(12));
-        if secs.abs_diff(near_secs) > TEN_YEARS
-            || u64::from(frac) >= frac_max
-            || caplen == 0
-            || caplen > p.limit
-            || orig < caplen
-        {
-            return false;
-        }
-        pos += REC_HDR + caplen as usize;
-        if pos > b.len() {
-            return n + 1 >= 4;
-        }
-    }
-    true
-}
-
-/// Records a boundary guess must chain through.
-const CHAIN: usize = 32;
 
 /// The first record's seconds, if the file has a record (`b` starts at
 /// offset 0).

@@ -1,17 +1,15 @@
 //! Classic pcap parts: the file header, cut finding, and reading a part.
 
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::Read;
 use std::os::unix::fs::FileExt;
 
 use super::super::input::Input;
-use super::super::pcap::{self, Params, FILE_HDR};
-use super::super::{Fail, FrameFilter};
+use super::super::pcap::{self, Params, FILE_HDR, REC_HDR};
+use super::super::{rd32, Fail, FrameFilter};
+use super::probe::{find_first, Chain};
 use crate::iface::IfaceId;
 use crate::sources::Frame;
-
-/// Bytes read at a planned cut to find a record boundary.
-const PROBE_BYTES: usize = 1 << 20;
 
 /// The file's parameters and its first record's seconds (cut finding keeps
 /// to times near it), if it is classic pcap with at least one record.
@@ -32,27 +30,58 @@ pub(super) fn head(
 /// starts. A record is at most `max_record` bytes, so a true boundary lies
 /// within that distance of any offset.
 pub(super) fn find_cut(file: &File, at: u64, size: u64, p: &Params, near: u32) -> Option<u64> {
-    let mut buf = vec![0u8; PROBE_BYTES.min(usize::try_from(size - at).ok()?)];
-    let n = read_full(file, &mut buf, at)?;
-    let b = &buf[..n];
-    let at_eof = at + n as u64 >= size;
-    (0..pcap::max_record(p).min(n))
-        .find(|&o| pcap::plausible_chain(&b[o..], p, near, at_eof))
-        .map(|o| at + o as u64)
+    let within = pcap::max_record(p);
+    find_first(file, at, size, 1, within, |b, at_eof| {
+        plausible_chain(b, p, near, at_eof)
+    })
 }
 
-/// Fills `buf` from `at` as far as the file goes; the bytes read.
-pub(super) fn read_full(file: &File, buf: &mut [u8], at: u64) -> Option<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match file.read_at(&mut buf[n..], at + n as u64) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => return None,
+/// Records a boundary guess must chain through.
+const CHAIN: usize = 32;
+
+/// Whether `b` starts a chain of plausible record headers: [`CHAIN`] of
+/// them, or at least 4 before the chain runs past the end of `b`, or any
+/// that end exactly at the end of `b` when that is the end of the file.
+/// Plausible: a non-empty record (runs of zero bytes would pass otherwise),
+/// a valid fraction, caplen within the limit and at most orig_len, and a
+/// time within ten years of `near_secs` (the first record's). Only a guess,
+/// since a packet's bytes can look like headers; the caller confirms it.
+fn plausible_chain(b: &[u8], p: &Params, near_secs: u32, at_eof: bool) -> Chain {
+    const TEN_YEARS: u32 = 10 * 366 * 86_400;
+    let frac_max: u64 = if p.frac_ns == 1 {
+        1_000_000_000
+    } else {
+        1_000_000
+    };
+    let mut pos = 0usize;
+    for n in 0..CHAIN {
+        if b.len() - pos < REC_HDR {
+            return Chain::Short {
+                enough: n >= 4 || (at_eof && pos == b.len() && n > 0),
+            };
+        }
+        let rd = |at| {
+            if p.be {
+                rd32::<true>(b, pos + at)
+            } else {
+                rd32::<false>(b, pos + at)
+            }
+        };
+        let (secs, frac, caplen, orig) = (rd(0), rd(4), rd(8), rd(12));
+        if secs.abs_diff(near_secs) > TEN_YEARS
+            || u64::from(frac) >= frac_max
+            || caplen == 0
+            || caplen > p.limit
+            || orig < caplen
+        {
+            return Chain::No;
+        }
+        pos += REC_HDR + caplen as usize;
+        if pos > b.len() {
+            return Chain::Short { enough: n + 1 >= 4 };
         }
     }
-    Some(n)
+    Chain::Yes
 }
 
 /// Reads records from a record boundary to the end of `inp`: where it

@@ -15,6 +15,7 @@
 
 mod classic;
 mod pcapng;
+mod probe;
 #[cfg(test)]
 mod tests;
 

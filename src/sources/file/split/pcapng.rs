@@ -7,12 +7,10 @@ use std::sync::Arc;
 use super::super::input::Input;
 use super::super::pcapng::{self as ng, State};
 use super::super::{rd32, FrameFilter, MAX_BLOCK};
-use super::classic::read_full;
+use super::probe::{find_first, Chain};
 use super::Range;
 use crate::iface::IfaceTable;
 
-/// Bytes read at a planned cut to find a block boundary.
-const PROBE_BYTES: usize = 1 << 20;
 /// Blocks a boundary guess must chain through (fewer if the file ends).
 const CHAIN: usize = 16;
 
@@ -54,20 +52,15 @@ impl Finder {
         if at >= size {
             return None;
         }
-        let mut buf = vec![0u8; PROBE_BYTES.min(usize::try_from(size - at).ok()?)];
-        let n = read_full(file, &mut buf, at)?;
-        let b = &buf[..n];
-        let at_eof = at + n as u64 >= size;
-        (0..n)
-            .step_by(4)
-            .find(|&o| chain(&b[o..], self.be, at_eof) || chain(&b[o..], !self.be, at_eof))
-            .map(|o| at + o as u64)
+        find_first(file, at, size, 4, usize::MAX, |b, at_eof| {
+            chain(b, self.be, at_eof).or(|| chain(b, !self.be, at_eof))
+        })
     }
 }
 
 /// Whether `b` starts with [`CHAIN`] plausible blocks, or at least 3 before
 /// the probe ends, or some that end exactly at the end of the file.
-fn chain(b: &[u8], be: bool, at_eof: bool) -> bool {
+fn chain(b: &[u8], be: bool, at_eof: bool) -> Chain {
     let rd = |at: usize| {
         if be {
             rd32::<true>(b, at)
@@ -78,21 +71,23 @@ fn chain(b: &[u8], be: bool, at_eof: bool) -> bool {
     let mut pos = 0usize;
     for n in 0..CHAIN {
         if b.len() - pos < 12 {
-            return n >= 3 || (at_eof && pos == b.len() && n > 0);
+            return Chain::Short {
+                enough: n >= 3 || (at_eof && pos == b.len() && n > 0),
+            };
         }
         let (btype, len) = (rd(pos), rd(pos + 4));
         let known = matches!(btype, 1..=10 | 0x0a0d_0d0a | 0x0000_0bad | 0x4000_0bad);
         if !known || len < 12 || len % 4 != 0 || len > MAX_BLOCK {
-            return false;
+            return Chain::No;
         }
         let len = len as usize;
         if len > b.len() - pos {
-            return n >= 3;
+            return Chain::Short { enough: n >= 3 };
         }
         if rd(pos + len - 4) as usize != len {
-            return false;
+            return Chain::No;
         }
         pos += len;
     }
-    true
+    Chain::Yes
 }
