@@ -15,7 +15,7 @@ use super::model::*;
 /// (file order, IDB order, NIC order); ids with the same display name merge.
 /// Shadowed ids ([`FlowTable::shadowed`]) are left out when they counted nothing themselves.
 pub fn build_report(table: &FlowTable, ifaces: &IfaceTable, sources: Vec<SourceInfo>) -> Report {
-    let mut pairs = table.pairs_by_tunnel();
+    let mut rows = tunnel_rows(table);
     let mut order: Vec<IfaceId> = ifaces.ids().collect();
     for (id, _) in &table.links {
         if !order.contains(id) {
@@ -55,9 +55,9 @@ pub fn build_report(table: &FlowTable, ifaces: &IfaceTable, sources: Vec<SourceI
             table
                 .tunnels
                 .iter()
-                .zip(&mut pairs)
+                .zip(&mut rows)
                 .filter(|((k, _), _)| k.iface == id)
-                .map(|((k, s), p)| tunnel_row(k, s, std::mem::take(p))),
+                .filter_map(|(_, row)| row.take()),
         );
     }
     for link in &mut links {
@@ -173,6 +173,48 @@ fn empty_link(interface: String) -> Link {
         other_tunnels: None,
         capture: None,
     }
+}
+
+/// Pairs past which [`tunnel_rows`] makes half the rows on another thread.
+const ROWS_ON_TWO_THREADS: usize = 8192;
+
+/// Every tunnel's row, by tunnel index. A busy capture's rows (tens of
+/// thousands of pairs to sort, two times to format per tunnel) take
+/// milliseconds, at the end of a read: past [`ROWS_ON_TWO_THREADS`] pairs,
+/// the tunnels holding the second half of them are made on another thread.
+fn tunnel_rows(table: &FlowTable) -> Vec<Option<TunnelRow>> {
+    type Tunnels = [(TunnelKey, TunnelStats)];
+    fn make(tunnels: &Tunnels, pairs: Vec<Vec<(PairKey, PairCounts)>>) -> Vec<Option<TunnelRow>> {
+        tunnels
+            .iter()
+            .zip(pairs)
+            .map(|((k, s), p)| Some(tunnel_row(k, s, p)))
+            .collect()
+    }
+    let mut pairs = table.pairs_by_tunnel();
+    let total = table.pair_count();
+    if total < ROWS_ON_TWO_THREADS {
+        return make(&table.tunnels, pairs);
+    }
+    let mut behind = 0;
+    let cut = pairs
+        .iter()
+        .position(|p| {
+            behind += p.len();
+            behind * 2 >= total
+        })
+        .map_or(pairs.len(), |i| i + 1);
+    let later_pairs = pairs.split_off(cut);
+    std::thread::scope(|s| {
+        let later = s.spawn(|| make(&table.tunnels[cut..], later_pairs));
+        let mut rows = make(&table.tunnels[..cut], pairs);
+        rows.extend(
+            later
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p)),
+        );
+        rows
+    })
 }
 
 fn tunnel_row(k: &TunnelKey, s: &TunnelStats, pairs: Vec<(PairKey, PairCounts)>) -> TunnelRow {
