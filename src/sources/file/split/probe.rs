@@ -30,14 +30,16 @@ pub(super) enum Chain {
 
 impl Chain {
     /// This chain or (if it fails) `other`: for a byte order or the other.
+    /// `other` is looked at only when this one does not pass outright.
     pub(super) fn or(self, other: impl FnOnce() -> Chain) -> Chain {
-        match (self, other()) {
-            (Chain::Yes, _) | (_, Chain::Yes) => Chain::Yes,
-            (Chain::No, o) => o,
-            (s, Chain::No) => s,
-            (Chain::Short { enough: a }, Chain::Short { enough: b }) => {
-                Chain::Short { enough: a || b }
-            }
+        match self {
+            Chain::Yes => Chain::Yes,
+            Chain::No => other(),
+            Chain::Short { enough: a } => match other() {
+                Chain::Yes => Chain::Yes,
+                Chain::No => self,
+                Chain::Short { enough: b } => Chain::Short { enough: a || b },
+            },
         }
     }
 }
