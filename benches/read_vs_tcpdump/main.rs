@@ -11,6 +11,9 @@
 //!   these frames, hand-fused for this one file shape: how close a general
 //!   reader could come; see `floor.rs`);
 //! - `tuntrace read FILE --format json` on each form, with `--threads 1` and `2`;
+//!   its ratio to the minimal loop is judged best against best, and shown
+//!   round by round (each round's read over the same round's loop) to tell
+//!   how steady that ratio is;
 //! - compressed files read directly against `gzip -dc`/`zstd -dc FILE | tuntrace read -`.
 //!
 //! Peak RSS comes from wait4(2) (for a pipeline, its largest process).
@@ -67,7 +70,8 @@ fn main() {
     // 0.142 s or 0.075 s on one machine within an hour), and a file left
     // unread for a minute may be paged out under the rows of another (DAMON
     // reclaim does that on the project's machines). The two loops run with
-    // the classic rows, on the same cache.
+    // the classic rows and again with the pcapng ones (the classic file read
+    // back in beside the pcapng one).
     let groups: Vec<(&str, Vec<Row>)> = vec![
         (&pcap, capture_rows(tt, "classic", &pcap)),
         (&pcapng, capture_rows(tt, "pcapng", &pcapng)),
@@ -77,14 +81,20 @@ fn main() {
     let mut rows: Vec<&str> = Vec::new();
     let mut times = Vec::new();
     let mut worst_rss = 0.0f64;
-    let mut floor = f64::NAN;
-    let mut full_work = f64::NAN;
+    let (mut floor, mut full_work) = (Best::default(), Best::default());
+    // Per form: each round's read time over that round's minimal loop.
+    let mut paired: Vec<(&str, Vec<f64>)> = Vec::new();
     for (file, group) in &groups {
+        // The loops run in the rounds of both uncompressed forms (they read
+        // the classic file), so each read has a floor timed beside it.
+        let loops = *file == pcap || *file == pcapng;
         recache(file);
+        if *file == pcapng {
+            recache(&pcap);
+        }
         // Rounds, each running every row of the group once: this machine has
         // spells of a few seconds in which everything runs up to twice as
         // slow, and rows timed back to back would each meet a different one.
-        let loops = *file == pcap;
         let mut best = vec![Best::default(); group.len() + 2];
         for _ in 0..runs {
             for ((_, argv), b) in group.iter().zip(&mut best) {
@@ -111,14 +121,37 @@ fn main() {
         }
         if loops {
             let n = group.len();
-            (floor, full_work) = (best[n].secs(), best[n + 1].secs());
             println!(
-                "{:<42} {floor:>7.3} s",
-                "minimal IPIP count loop, 2 threads"
+                "{:<42} {:>7.3} s",
+                "minimal IPIP count loop, 2 threads",
+                best[n].secs()
             );
-            println!("{:<42} {full_work:>7.3} s", "full-work loop, 2 threads");
+            println!(
+                "{:<42} {:>7.3} s",
+                "full-work loop, 2 threads",
+                best[n + 1].secs()
+            );
+            let read = group
+                .iter()
+                .position(|(name, _)| name.starts_with("tuntrace read ") && !name.contains(" --"))
+                .expect("a plain read row");
+            let ratios = best[read]
+                .times
+                .iter()
+                .zip(&best[n].times)
+                .map(|(r, f)| r.as_secs_f64() / f.as_secs_f64())
+                .collect();
+            paired.push((group[read].0.as_str(), ratios));
+            floor.merge(&best[n]);
+            full_work.merge(&best[n + 1]);
         }
     }
+    println!(
+        "loops, best of both forms' rounds: minimal {:.3} s, full-work {:.3} s",
+        floor.secs(),
+        full_work.secs()
+    );
+    let (floor, full_work) = (floor.secs(), full_work.secs());
     let t = |name: &str| times[rows.iter().position(|r| *r == name).expect("row")];
     println!("\nratios (target):");
     for (form, dd_row, tcpdump_row, read_row) in [
@@ -163,6 +196,13 @@ fn main() {
             full_work / floor
         );
         println!("  {form}: tuntrace / dd = {:.2}", r / t(dd_row));
+        if let Some((_, ratios)) = paired.iter().find(|(row, _)| *row == read_row) {
+            let (low, median, high) = spread(ratios);
+            println!(
+                "  {form}: tuntrace / minimal loop, round by round = {median:.3} median \
+                 ({low:.3}-{high:.3}; no target: how steady the best-of ratio is)"
+            );
+        }
     }
     for form in ["classic", "pcapng"] {
         let one = t(&format!("tuntrace read {form} --threads 1"));
@@ -198,11 +238,13 @@ fn main() {
     }
 }
 
-/// The best time and the largest peak RSS (KiB) of a row's runs.
-#[derive(Clone, Copy)]
+/// The best time and the largest peak RSS (KiB) of a row's runs, and
+/// each run's time in round order.
+#[derive(Clone)]
 struct Best {
     time: Duration,
     rss_kib: u64,
+    times: Vec<Duration>,
 }
 
 impl Default for Best {
@@ -210,6 +252,7 @@ impl Default for Best {
         Best {
             time: Duration::MAX,
             rss_kib: 0,
+            times: Vec::new(),
         }
     }
 }
@@ -218,6 +261,14 @@ impl Best {
     fn add(&mut self, (time, rss_kib): (Duration, u64)) {
         self.time = self.time.min(time);
         self.rss_kib = self.rss_kib.max(rss_kib);
+        self.times.push(time);
+    }
+
+    /// Takes in the runs of the same row timed in other rounds.
+    fn merge(&mut self, other: &Best) {
+        for &t in &other.times {
+            self.add((t, other.rss_kib));
+        }
     }
 
     fn secs(&self) -> f64 {
@@ -276,6 +327,13 @@ fn read(tt: &str, f: &str, extra: &[&str]) -> Vec<String> {
 fn sh(script: &str) -> Vec<String> {
     let script = format!("set -eo pipefail; {script} > /dev/null");
     vec!["bash".into(), "-c".into(), script]
+}
+
+/// The least, median and largest of `v` (not empty).
+fn spread(v: &[f64]) -> (f64, f64, f64) {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    (v[0], v[v.len() / 2], v[v.len() - 1])
 }
 
 fn ratio(what: &str, r: f64, max: f64) {
